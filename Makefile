@@ -1,0 +1,61 @@
+# The processor's commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+STACK := deploy/local/stack.sh
+
+.PHONY: help setup stack-up stack-down stack-status stack-reset topics demo test test-unit test-integration lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## create the virtualenv and install the package with dev tools
+
+stack-up: ## start the local Kafka broker and Redis (idempotent; returns when both answer)
+	bash $(STACK) up
+
+stack-down: ## stop the local Kafka broker and Redis
+	bash $(STACK) down
+
+stack-status: ## say whether the local Kafka and Redis answer
+	bash $(STACK) status
+
+stack-reset: ## stop the stack and delete its data
+	bash $(STACK) reset
+
+topics: setup stack-up ## create the topics
+	$(VENV)/bin/processor topics create
+
+demo: setup stack-up ## run the whole loop on the local stack: train, simulate 20k faulty events, process, audit
+	$(VENV)/bin/processor demo
+
+test: setup stack-up ## unit and integration tests (starts the stack when it is not running)
+	$(PY) -m pytest tests
+
+test-unit: setup ## unit tests only (nothing running needed)
+	$(PY) -m pytest tests/unit
+
+test-integration: setup stack-up ## integration tests on the real broker and Redis
+	$(PY) -m pytest tests/integration
+
+lint: setup ## ruff (lint and format check) and mypy
+	$(VENV)/bin/ruff check processor tests
+	$(VENV)/bin/ruff format --check processor tests
+	$(VENV)/bin/mypy
+
+format: setup ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix processor tests
+	$(VENV)/bin/ruff format processor tests
+
+clean: ## remove the virtualenv and caches (not the stack's data)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

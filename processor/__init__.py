@@ -1,0 +1,8 @@
+"""Event-driven AI scoring processor."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("processor")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0+unknown"

@@ -1,0 +1,380 @@
+"""The loop: consume a batch, run the pipeline, commit outputs and offsets in one transaction.
+
+Consume-transform-produce with Kafka transactions (DESIGN.md section 5). Per batch:
+``pipeline.process`` (which applies the batch's reorder-buffer change to Redis as generation
+g+1), then ``begin_transaction``, produce, ``send_offsets_to_transaction`` with the generation in
+each partition's commit metadata, ``commit_transaction``. If anything fails before the commit
+lands, the transaction is aborted, Redis is reconciled back to the committed generation and the
+consumer rewinds to the committed offsets: the batch is redone, never half-done.
+
+Only one transaction is open at a time and never across ``consume()``, so a rebalance (whose
+callbacks run inside ``consume()``) always finds the previous batch committed or aborted.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+import redis
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from processor.checkpointing.metadata import CommitMetadata
+from processor.config import PipelinesConfig, Settings
+from processor.kafka.clients import make_consumer, make_transactional_producer
+from processor.messages import RawMessage, Scored
+from processor.monitoring.metrics import Metrics
+from processor.pipeline import BatchStats, Pipeline, PreparedBatch
+from processor.serializers.schemas import SchemaStore
+from processor.stages.reorder import PartitionBuffer, restore
+from processor.state.redis_client import connect
+from processor.state.reorder_store import StateLostError
+
+log = logging.getLogger(__name__)
+
+_TXN_TIMEOUT_S = 30.0
+_MAX_REDIS_BACKOFF_S = 10.0
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """Totals of committed work since start: what the demo prints."""
+
+    inputs: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    by_type: Counter[tuple[str, str]] = field(default_factory=Counter)
+    quarantined: Counter[tuple[str, str]] = field(default_factory=Counter)
+    duplicates: int = 0
+    late: Counter[str] = field(default_factory=Counter)
+    coercions: int = 0
+    decision_sources: Counter[str] = field(default_factory=Counter)
+    transactions: int = 0
+    aborts: int = 0
+    started: float = field(default_factory=time.monotonic)
+    first_input: float | None = None
+    last_output: float | None = None
+    samples: list[Scored] = field(default_factory=list)
+
+    def add(self, stats: BatchStats) -> None:
+        now = time.monotonic()
+        if stats.inputs and self.first_input is None:
+            self.first_input = now
+        self.last_output = now
+        self.inputs += stats.inputs
+        for (event_type, outcome), n in stats.outcomes.items():
+            self.outcomes[outcome] += n
+            self.by_type[(event_type, outcome)] += n
+        self.quarantined.update(stats.quarantined)
+        self.duplicates += sum(stats.duplicates.values())
+        for (event_type, policy), n in stats.late.items():
+            self.late[f"{event_type}:{policy}"] += n
+        self.coercions += sum(stats.coercions.values())
+        for (_, source, _), n in stats.decisions.items():
+            self.decision_sources[source] += n
+        if len(self.samples) < 8:
+            self.samples.extend(stats.samples[: 8 - len(self.samples)])
+
+    def throughput(self) -> float:
+        if self.first_input is None or self.last_output is None or self.last_output <= self.first_input:
+            return 0.0
+        return self.inputs / (self.last_output - self.first_input)
+
+
+class Processor:
+    def __init__(
+        self,
+        settings: Settings,
+        pipelines: PipelinesConfig,
+        *,
+        metrics: Metrics | None = None,
+        schemas: SchemaStore | None = None,
+        client: redis.Redis | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics.create()
+        self.schemas = schemas or SchemaStore(settings.schemas_dir)
+        self.client = client or connect(settings.redis)
+        self.pipeline = Pipeline(settings, pipelines, self.schemas, self.client)
+        self.topic = settings.topics.raw
+        self.summary = RunSummary()
+        self._buffers: dict[int, PartitionBuffer] = {}
+        self._positions: dict[int, int] = {}  # next offset to commit, per assigned partition
+        self._stopping = False
+        self._consumer: Consumer | None = None
+        self._producer: Any = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def stop(self, *_: Any) -> None:
+        self._stopping = True
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %s: finishing the current batch, then stopping", signum)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def run(self, max_idle_s: float | None = None) -> RunSummary:
+        p = self.settings.processing
+        self._producer = make_transactional_producer(self.settings)
+        self._producer.init_transactions(_TXN_TIMEOUT_S)
+        self._consumer = make_consumer(self.settings)
+        self._consumer.subscribe(
+            [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+        )
+        self.metrics.healthy.set(1)
+        for event_type, version in self.pipeline.worker.versions.items():
+            self.metrics.model_info.labels(event_type, version).set(1)
+        last_input = time.monotonic()
+        try:
+            while not self._stopping:
+                messages = self._consumer.consume(p.batch_size, p.batch_timeout_ms / 1000)
+                raws = self._raws(messages)
+                now = time.monotonic()
+                if raws:
+                    last_input = now
+                idle_exit = max_idle_s is not None and not raws and now - last_input >= max_idle_s
+                if raws or self._holding() or idle_exit:
+                    self._batch(raws, flush=idle_exit)
+                if idle_exit:
+                    log.info("no input for %.1f s: exiting", max_idle_s)
+                    break
+        finally:
+            self.metrics.healthy.set(0)
+            self._close()
+        return self.summary
+
+    def _close(self) -> None:
+        if self._consumer is not None:
+            try:
+                self._consumer.close()  # leaves the group; revocation runs with no open transaction
+            except KafkaException as exc:
+                log.warning("consumer close: %s", exc)
+            self._consumer = None
+        if self._producer is not None:
+            self._producer.flush(10)
+            self._producer = None
+        self.pipeline.worker.close()
+
+    # -- one batch -------------------------------------------------------------------------------
+
+    def _raws(self, messages: list[Message]) -> list[RawMessage]:
+        raws = []
+        for m in messages:
+            err = m.error()
+            if err is not None:
+                if err.fatal():
+                    raise KafkaException(err)
+                log.warning("consumer error: %s", err)
+                continue
+            partition = m.partition()
+            if partition not in self._buffers:
+                continue  # revoked while the batch was in flight
+            _, ts = m.timestamp()
+            raws.append(
+                RawMessage(
+                    topic=m.topic(),
+                    partition=partition,
+                    offset=m.offset(),
+                    key=m.key(),
+                    value=m.value(),
+                    headers=tuple(m.headers() or ()),
+                    timestamp_ms=ts if ts > 0 else None,
+                )
+            )
+        return raws
+
+    def _holding(self) -> bool:
+        return any(len(b) for b in self._buffers.values())
+
+    def _batch(self, raws: list[RawMessage], flush: bool = False) -> None:
+        try:
+            prepared = self.pipeline.process(raws, self._buffers, flush=flush, keep_samples=2)
+        except redis.RedisError as exc:
+            self._redis_outage(exc)
+            return
+        touched = {r.partition for r in raws} | {c.partition for c in prepared.changes}
+        if not touched:
+            return
+        for r in raws:
+            self._positions[r.partition] = r.offset + 1
+        try:
+            self._commit(prepared, touched)
+        except KafkaException as exc:
+            self._on_commit_failure(exc)
+            return
+        for change in prepared.changes:
+            self._buffers[change.partition].generation = change.new_generation
+        self._account(prepared)
+
+    def _commit(self, prepared: PreparedBatch, touched: set[int]) -> None:
+        assert self._producer is not None and self._consumer is not None
+        producer = self._producer
+        gens = {c.partition: c.new_generation for c in prepared.changes}
+        offsets = []
+        for partition in sorted(touched):
+            buffer = self._buffers[partition]
+            position = self._positions.get(partition)
+            if position is None:
+                continue
+            low = buffer.low_offset()
+            meta = CommitMetadata(gens.get(partition, buffer.generation), position if low is None else low)
+            offsets.append(TopicPartition(self.topic, partition, position, metadata=meta.encode()))
+        producer.begin_transaction()
+        for record in prepared.outputs:
+            while True:
+                try:
+                    producer.produce(record.topic, record.value, record.key, headers=list(record.headers))
+                    break
+                except BufferError:
+                    producer.poll(0.05)  # local queue full: let deliveries drain
+        if offsets:
+            producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata(), _TXN_TIMEOUT_S)
+        self._commit_with_retry()
+
+    def _commit_with_retry(self) -> None:
+        for attempt in range(3):
+            try:
+                self._producer.commit_transaction(_TXN_TIMEOUT_S)
+                return
+            except KafkaException as exc:
+                err: KafkaError = exc.args[0]
+                if err.retriable() and attempt < 2:
+                    log.warning("commit_transaction retriable error, retrying: %s", err)
+                    continue
+                raise
+
+    def _account(self, prepared: PreparedBatch) -> None:
+        stats, m = prepared.stats, self.metrics
+        self.summary.add(stats)
+        self.summary.transactions += 1
+        m.transactions.labels("committed").inc()
+        m.input_messages.labels(self.topic).inc(stats.inputs)
+        if stats.inputs:
+            m.batch_messages.observe(stats.inputs)
+        for (event_type, outcome), n in stats.outcomes.items():
+            m.outcomes.labels(event_type, outcome).inc(n)
+        for (stage, code), n in stats.quarantined.items():
+            m.quarantined.labels(stage, code).inc(n)
+        for event_type, n in stats.duplicates.items():
+            m.duplicates.labels(event_type).inc(n)
+        for (event_type, policy), n in stats.late.items():
+            m.late_events.labels(event_type, policy).inc(n)
+        for event_type, n in stats.coercions.items():
+            m.coercions.labels(event_type).inc(n)
+        for (event_type, source, route), n in stats.decisions.items():
+            m.decisions.labels(event_type, source, route).inc(n)
+        for (event_type, reason), n in stats.model_failures.items():
+            m.model_failures.labels(event_type, reason).inc(n)
+        for stage, seconds in stats.stage_seconds.items():
+            m.stage_seconds.labels(stage).observe(seconds)
+        for event_type, scores in stats.scores.items():
+            h = m.score.labels(event_type)
+            for s in scores:
+                h.observe(s)
+        now_ms = time.time() * 1000
+        for event_type, stamps in stats.ingest_ms.items():
+            h = m.end_to_end_seconds.labels(event_type)
+            for ts in stamps:
+                h.observe(max(0.0, (now_ms - ts) / 1000))
+        for partition, buffer in self._buffers.items():
+            m.reorder_buffered.labels(str(partition)).set(len(buffer))
+
+    # -- failure handling ------------------------------------------------------------------------
+
+    def _on_commit_failure(self, exc: KafkaException) -> None:
+        err: KafkaError = exc.args[0]
+        self.summary.aborts += 1
+        self.metrics.transactions.labels("aborted").inc()
+        if err.fatal():
+            log.error("fatal producer error, recreating the producer: %s", err)
+            self._producer = make_transactional_producer(self.settings)
+            self._producer.init_transactions(_TXN_TIMEOUT_S)
+        else:
+            log.warning("transaction failed, aborting and rewinding: %s", err)
+            try:
+                self._producer.abort_transaction(_TXN_TIMEOUT_S)
+            except KafkaException as abort_exc:
+                log.error("abort failed, recreating the producer: %s", abort_exc)
+                self._producer = make_transactional_producer(self.settings)
+                self._producer.init_transactions(_TXN_TIMEOUT_S)
+        self._rewind()
+
+    def _redis_outage(self, exc: redis.RedisError) -> None:
+        """Redis failed mid-batch: nothing was committed. Wait for it, then redo from the commit."""
+        self.metrics.healthy.set(0)
+        backoff = 0.5
+        while not self._stopping:
+            log.warning("Redis unavailable (%s); retrying in %.1f s", exc, backoff)
+            time.sleep(backoff)
+            try:
+                self.client.ping()
+                self._rewind()
+                self.metrics.healthy.set(1)
+                return
+            except redis.RedisError as again:
+                exc = again
+                backoff = min(backoff * 2, _MAX_REDIS_BACKOFF_S)
+
+    def _rewind(self) -> None:
+        """Back to the last commit: Redis reconciled, buffers reloaded, consumer seeked."""
+        assert self._consumer is not None
+        partitions = [TopicPartition(self.topic, p) for p in self._buffers]
+        if not partitions:
+            return
+        committed = self._consumer.committed(partitions, timeout=_TXN_TIMEOUT_S)
+        for tp in committed:
+            self._load_partition(tp)
+            offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
+            self._consumer.seek(TopicPartition(self.topic, tp.partition, offset))
+
+    # -- rebalance -------------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        committed = consumer.committed(partitions, timeout=_TXN_TIMEOUT_S)
+        for tp in committed:
+            rebuild_from = self._load_partition(tp)
+            if rebuild_from is not None:
+                tp.offset = rebuild_from
+            else:
+                tp.offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
+        consumer.assign(committed)
+        log.info("assigned %s", sorted(tp.partition for tp in committed))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._buffers.pop(tp.partition, None)
+            self._positions.pop(tp.partition, None)
+        log.info("revoked %s", sorted(tp.partition for tp in partitions))
+
+    def _load_partition(self, tp: TopicPartition) -> int | None:
+        """Reconcile Redis with the committed generation and load the buffer.
+
+        Returns an offset to seek back to when Redis had lost the partition's state.
+        """
+        meta = CommitMetadata.decode(tp.metadata) if tp.offset >= 0 else None
+        generation = meta.generation if meta is not None else 0
+        store = self.pipeline.store
+        rebuild_from = None
+        try:
+            store.reconcile(self.topic, tp.partition, generation)
+        except StateLostError as exc:
+            assert meta is not None
+            log.error("%s; rebuilding from offset %d (at-least-once for this stretch)", exc, meta.low_offset)
+            self.metrics.state_rebuilds.inc()
+            store.reset(self.topic, tp.partition, generation)
+            rebuild_from = meta.low_offset
+        stored = store.load(self.topic, tp.partition)
+        self._buffers[tp.partition] = restore(self.topic, tp.partition, stored, time.monotonic())
+        if tp.offset >= 0:
+            self._positions[tp.partition] = rebuild_from if rebuild_from is not None else tp.offset
+        else:
+            self._positions.pop(tp.partition, None)
+        return rebuild_from

@@ -1,0 +1,1 @@
+"""What a transaction commits besides outputs: input offsets with the Redis generation they match."""

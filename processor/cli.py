@@ -1,0 +1,172 @@
+"""The ``processor`` command: run, topics, simulate, train, audit, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from processor import __version__
+from processor.config import Settings, load_pipelines, load_settings
+from processor.errors import ConfigError
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from processor.app import Processor
+
+    settings = _settings(args)
+    pipelines = load_pipelines(settings.pipelines_file)
+    processor = Processor(settings, pipelines)
+    if settings.metrics.enabled:
+        processor.metrics.serve(settings.metrics.host, settings.metrics.port)
+    processor.install_signal_handlers()
+    summary = processor.run(max_idle_s=args.max_idle)
+    logging.getLogger("processor").info(
+        "stopped: %d inputs, outcomes %s, %d transactions, %d aborted",
+        summary.inputs,
+        dict(summary.outcomes),
+        summary.transactions,
+        summary.aborts,
+    )
+    return 0
+
+
+def cmd_topics_create(args: argparse.Namespace) -> int:
+    from processor.kafka.admin import create_topics
+
+    overrides = {}
+    if args.raw_partitions is not None:
+        overrides["raw_partitions"] = args.raw_partitions
+    if args.output_partitions is not None:
+        overrides["output_partitions"] = args.output_partitions
+    settings = _settings(args)
+    if overrides:
+        settings = settings.model_copy(update={"topics": settings.topics.model_copy(update=overrides)})
+    for result in create_topics(settings):
+        state = "created" if result.created else "exists"
+        print(f"{result.name:<32} {result.partitions:>3} partitions  {state}")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from processor.simulate import run_simulate
+
+    settings = _settings(args)
+    summary = run_simulate(
+        settings,
+        count=args.count,
+        seed=args.seed,
+        faults_spec=args.faults,
+        out=args.out,
+        topic=args.topic,
+        types=tuple(args.types.split(",")) if args.types else None,
+        span_s=args.span_s,
+    )
+    print(summary)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from processor.model.training import format_result, train_model
+
+    settings = _settings(args)
+    result = train_model(
+        event_type=args.event_type,
+        events_path=args.events,
+        labels_path=args.labels,
+        settings=settings,
+        pipelines=load_pipelines(settings.pipelines_file),
+    )
+    print(format_result(result))
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from processor.audit import audit
+
+    report = audit(_settings(args))
+    if args.json:
+        print(json.dumps({"identity_holds": report.identity_holds, "problems": report.problems()}, indent=2))
+    else:
+        print(
+            f"inputs {report.inputs} = scored {report.scored} + review {report.review} + quarantined "
+            f"{report.quarantined} + duplicates dropped {report.duplicates_dropped}"
+        )
+        for problem in report.problems():
+            print(f"PROBLEM: {problem}")
+        print("accounting identity:", "HOLDS" if report.identity_holds else "BROKEN")
+    return 0 if report.identity_holds else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from processor.demo import run_demo
+
+    return run_demo(_settings(args), count=args.count, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="processor", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("--config", type=Path, default=None, help="YAML settings file (environment wins over it)")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING... (default: settings.log_level)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="consume, score and route events exactly once")
+    run.add_argument(
+        "--max-idle", type=float, default=None, metavar="SECONDS", help="exit after this long without input"
+    )
+    run.set_defaults(func=cmd_run)
+
+    topics = sub.add_parser("topics", help="manage the processor's topics")
+    topics_sub = topics.add_subparsers(dest="topics_command", required=True)
+    create = topics_sub.add_parser("create", help="create the input and output topics (idempotent)")
+    create.add_argument("--raw-partitions", type=int, default=None)
+    create.add_argument("--output-partitions", type=int, default=None)
+    create.set_defaults(func=cmd_topics_create)
+
+    sim = sub.add_parser("simulate", help="produce a realistic event stream with a fault mix")
+    sim.add_argument("--count", type=int, default=20_000)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--faults", default=None, help="'none', 'default', or kind=rate,... e.g. duplicate=0.05,late=0.01")
+    sim.add_argument("--out", type=Path, default=None, help="write JSONL (plus .labels.jsonl) instead of Kafka")
+    sim.add_argument("--topic", default=None, help="Kafka topic (default: settings.topics.raw)")
+    sim.add_argument("--types", default=None, help="comma-separated event types (default: all three)")
+    sim.add_argument("--span-s", type=float, default=3600.0, help="event-time span of synthetic events")
+    sim.set_defaults(func=cmd_simulate)
+
+    train = sub.add_parser("train", help="train a versioned LightGBM model for one event type")
+    train.add_argument("--event-type", required=True)
+    train.add_argument("--events", type=Path, required=True, help="JSONL history")
+    train.add_argument("--labels", type=Path, default=None, help="JSONL of {event_id, label}")
+    train.set_defaults(func=cmd_train)
+
+    aud = sub.add_parser("audit", help="check the accounting identity over the input and output topics")
+    aud.add_argument("--json", action="store_true")
+    aud.set_defaults(func=cmd_audit)
+
+    demo = sub.add_parser("demo", help="the whole loop on the local stack, with a summary")
+    demo.add_argument("--count", type=int, default=20_000)
+    demo.add_argument("--seed", type=int, default=None, help="default: a new seed each run")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=(args.log_level or "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    return code

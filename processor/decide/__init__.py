@@ -1,0 +1,1 @@
+"""decide: thresholds, review band and fallback turn a score into an actionable decision."""

@@ -1,0 +1,53 @@
+"""Map a model score to a decision, a category and a route, per event type."""
+
+from __future__ import annotations
+
+from processor.config import Band, DecisionPolicy, PipelinesConfig
+from processor.messages import Decision
+
+
+class DecisionMaker:
+    def __init__(self, pipelines: PipelinesConfig) -> None:
+        self._policies: dict[str, DecisionPolicy] = {n: c.decision for n, c in pipelines.event_types.items()}
+        self._bands: dict[str, list[Band]] = {n: p.sorted_bands() for n, p in self._policies.items()}
+
+    def decide(self, event_type: str, score: float | None, model_version: str | None, failure: str | None) -> Decision:
+        policy = self._policies[event_type]
+        if score is None:
+            fb = policy.fallback
+            return Decision(
+                decision=fb.decision,
+                category=fb.category,
+                score=None,
+                confidence=None,
+                decision_source="fallback",
+                model_version=model_version,
+                route=fb.route,
+                reason=f"fallback: {failure or 'no_model'}",
+                review_reason=f"fallback:{failure or 'no_model'}" if fb.route == "review" else None,
+            )
+        band = next(b for b in self._bands[event_type] if score >= b.min_score)
+        confidence = max(score, 1.0 - score)
+        review = policy.review_band
+        if review is not None and review.low <= score < review.high:
+            return Decision(
+                decision=band.decision,
+                category=band.category,
+                score=score,
+                confidence=confidence,
+                decision_source="model",
+                model_version=model_version,
+                route="review",
+                reason=f"score {score:.3f} in review band [{review.low}, {review.high})",
+                review_reason="confidence_band",
+            )
+        return Decision(
+            decision=band.decision,
+            category=band.category,
+            score=score,
+            confidence=confidence,
+            decision_source="model",
+            model_version=model_version,
+            route="scored",
+            reason=f"score {score:.3f} >= {band.min_score}",
+        )

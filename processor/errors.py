@@ -1,0 +1,85 @@
+"""One root exception, one subclass per stage.
+
+Every stage error carries a stable machine-readable ``code``, a human message, the path of the
+offending ``field`` when known, and the raw Kafka message it came from, so the router can write a
+quarantine record that forwards the original bytes and headers untouched (the way
+confluent-kafka's ``ValueDeserializationError`` keeps ``kafka_message``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from processor.messages import RawMessage
+
+
+class ProcessorError(Exception):
+    """Root of every error this package raises on purpose."""
+
+    stage: ClassVar[str] = "processing"
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        raw: RawMessage | None = None,
+        event_type: str | None = None,
+        event_id: str | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {message}" + (f" (field {field})" if field else ""))
+        self.code = code
+        self.message = message
+        self.field = field
+        self.raw = raw
+        # What the envelope told us before the failure, so quarantine records are searchable.
+        self.event_type = event_type
+        self.event_id = event_id[:200] if isinstance(event_id, str) else None
+
+
+class ConfigError(ProcessorError):
+    """Settings or pipeline configuration is invalid; raised at start-up, never per event."""
+
+    stage = "config"
+
+
+class DecodeError(ProcessorError):
+    """The value bytes could not be turned into a record (encoding, framing, size)."""
+
+    stage = "decode"
+
+
+class SchemaError(ProcessorError):
+    """The record does not satisfy its envelope or its Avro schema."""
+
+    stage = "schema"
+
+
+class SemanticError(ProcessorError):
+    """The record is well-typed but its values are impossible (ranges, formats)."""
+
+    stage = "semantic"
+
+
+class LateEventError(ProcessorError):
+    """The event arrived behind the reorder watermark and its type's policy quarantines late events."""
+
+    stage = "late"
+
+
+class ScoringError(ProcessorError):
+    """The model failed or blew its latency budget; the event falls back to rules, it is never dropped."""
+
+    stage = "processing"
+
+
+class StateError(ProcessorError):
+    """Redis state is unreachable or inconsistent with the committed Kafka state."""
+
+    stage = "state"
+
+
+#: The stages a quarantine record may name, in pipeline order.
+QUARANTINE_STAGES = ("decode", "schema", "semantic", "late", "processing")

@@ -1,0 +1,1 @@
+"""Kafka clients: the consumer, the transactional producer, topic administration."""

@@ -1,0 +1,45 @@
+"""Create the processor's topics (idempotent): ``processor topics create``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from processor.config import Settings
+from processor.kafka.clients import MAX_OUTPUT_MESSAGE_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class TopicResult:
+    name: str
+    partitions: int
+    created: bool
+
+
+def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[TopicResult]:
+    t = settings.topics
+    big = {"max.message.bytes": str(MAX_OUTPUT_MESSAGE_BYTES)}
+    wanted = [
+        # the input accepts values a little over the processor's limit, so oversized events
+        # reach the processor and get quarantined instead of bouncing at the producer
+        NewTopic(t.raw, t.raw_partitions, t.replication_factor, config={"max.message.bytes": str(4 * 1024 * 1024)}),
+        NewTopic(t.scored, t.output_partitions, t.replication_factor),
+        NewTopic(t.review, t.output_partitions, t.replication_factor, config=big),
+        NewTopic(t.quarantine, t.output_partitions, t.replication_factor, config=big),
+        NewTopic(t.feedback, t.output_partitions, t.replication_factor),
+    ]
+    admin = AdminClient(settings.kafka.client_config())
+    futures = admin.create_topics(wanted, operation_timeout=timeout_s, request_timeout=timeout_s)
+    results = []
+    for topic in wanted:
+        try:
+            futures[topic.topic].result(timeout=timeout_s)
+            created = True
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+            created = False
+        results.append(TopicResult(topic.topic, topic.num_partitions, created))
+    return results

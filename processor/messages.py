@@ -1,0 +1,93 @@
+"""The records that flow between stages. Frozen and slotted: stages return new values, never mutate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from processor.errors import ProcessorError
+
+Headers = tuple[tuple[str, bytes | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """A Kafka record exactly as consumed. Quarantine forwards these bytes unchanged."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+    timestamp_ms: int | None = None
+
+    @property
+    def position(self) -> str:
+        """``topic:partition:offset``: names this input record uniquely (used as the dedupe mark)."""
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A decoded record whose envelope has been read. ``record`` holds every field of the event."""
+
+    raw: RawMessage
+    record: dict[str, Any]
+    event_id: str
+    event_type: str
+    entity_id: str
+    occurred_at: int
+    sequence: int | None
+    schema_version: int | None
+    encoding: str  # "json" or "avro"
+    late: bool = False
+    coercions: tuple[str, ...] = ()
+
+    @property
+    def order_key(self) -> tuple[int, int, int]:
+        """Release order inside one partition: event time, then producer sequence, then input offset."""
+        return (self.occurred_at, self.sequence if self.sequence is not None else -1, self.raw.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A bad record as a value (bytewax's ``errs`` stream): it will become one quarantine record."""
+
+    raw: RawMessage
+    error: ProcessorError
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the decide stage concluded about one event."""
+
+    decision: str
+    category: str | None
+    score: float | None
+    confidence: float | None
+    decision_source: str  # model | rule | fallback | human
+    model_version: str | None
+    route: str  # "scored" or "review"
+    reason: str | None = None
+    review_reason: str | None = None
+    rule_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """An event with its features and decision, ready to route."""
+
+    event: Event
+    decision: Decision
+    features: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRecord:
+    """One record to produce inside the batch's transaction."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers = ()

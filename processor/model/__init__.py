@@ -1,0 +1,1 @@
+"""Models: feature modules (shared by training and serving), artifacts, training, the scoring worker."""

@@ -1,0 +1,1 @@
+"""Prometheus metrics (and, later, drift and data-quality monitors)."""

@@ -1,0 +1,227 @@
+"""One batch through every stage: decode, dedupe, validate, reorder, features, score, decide, route.
+
+This module knows nothing of Kafka transactions: it turns consumed messages into output records
+and the Redis buffer changes that go with them, and leaves committing (or aborting) to ``app``.
+Redis is touched twice per batch: one pipeline for the dedupe marks, one for the entity history
+and the reorder-buffer scripts of every partition. The model is called once per event type.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import redis
+
+from processor.config import PipelinesConfig, Settings
+from processor.decide.thresholds import DecisionMaker
+from processor.errors import LateEventError
+from processor.messages import Event, OutputRecord, RawMessage, Rejected, Scored
+from processor.model.features.base import FeatureModule, load_feature_module
+from processor.model.worker import ModelWorker
+from processor.serializers.outputs import OutputEncoder
+from processor.serializers.schemas import SchemaStore
+from processor.stages.decode import Decoder
+from processor.stages.reorder import PartitionBuffer
+from processor.stages.route import Router
+from processor.stages.validate import Validator, check_config_fields
+from processor.state.dedupe import DedupeStore
+from processor.state.entity_history import EntityHistory
+from processor.state.keys import Keys
+from processor.state.reorder_store import BufferChange, ReorderStore
+
+
+@dataclass(slots=True)
+class BatchStats:
+    """What a batch did; turned into metrics and run totals only once its transaction commits."""
+
+    inputs: int = 0
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (event_type, outcome)
+    quarantined: Counter[tuple[str, str]] = field(default_factory=Counter)  # (stage, code)
+    duplicates: Counter[str] = field(default_factory=Counter)
+    late: Counter[tuple[str, str]] = field(default_factory=Counter)
+    coercions: Counter[str] = field(default_factory=Counter)
+    decisions: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    model_failures: Counter[tuple[str, str]] = field(default_factory=Counter)
+    scores: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    ingest_ms: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    samples: list[Scored] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    outputs: list[OutputRecord]
+    changes: list[BufferChange]
+    stats: BatchStats
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        pipelines: PipelinesConfig,
+        schemas: SchemaStore,
+        client: redis.Redis,
+        worker: ModelWorker | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pipelines = pipelines
+        for name, cfg in pipelines.event_types.items():
+            check_config_fields(name, cfg, schemas.latest(cfg.schema_name or name))
+        self.modules: dict[str, FeatureModule] = {
+            name: load_feature_module(cfg.features or name) for name, cfg in pipelines.event_types.items()
+        }
+        keys = Keys(settings.redis.key_prefix)
+        self.client = client
+        self.decoder = Decoder(schemas, pipelines, settings.processing)
+        self.validator = Validator(schemas, pipelines, settings.processing)
+        self.dedupe = DedupeStore(client, keys, settings.processing.dedupe_ttl_s)
+        self.history = EntityHistory(keys)
+        self.store = ReorderStore(client, keys)
+        self.worker = worker or ModelWorker(
+            settings.models.dir,
+            self.modules,
+            reload_interval_s=settings.models.reload_interval_s,
+            latency_budget_ms=settings.models.latency_budget_ms,
+        )
+        self.decider = DecisionMaker(pipelines)
+        self.router = Router(settings.topics, OutputEncoder(schemas))
+        p = settings.processing
+        self._lateness_ms = p.allowed_lateness_ms
+        self._idle_s = p.idle_timeout_ms / 1000
+
+    def process(
+        self,
+        raws: Sequence[RawMessage],
+        buffers: dict[int, PartitionBuffer],
+        *,
+        flush: bool = False,
+        keep_samples: int = 0,
+    ) -> PreparedBatch:
+        """Run one batch. Applies the buffer changes to Redis (generation + 1 of each partition
+        touched); the caller must commit the Kafka transaction or abort and reconcile."""
+        stats = BatchStats(inputs=len(raws))
+        clock = _StageClock(stats.stage_seconds)
+        now_ms = int(time.time() * 1000)
+        now = time.monotonic()
+        self.worker.maybe_reload()
+
+        events, rejected = self.decoder.decode_batch(raws)
+        clock.lap("decode")
+
+        firsts = self.dedupe.first_sightings(events)
+        unique = []
+        for event, first in zip(events, firsts, strict=True):
+            if first:
+                unique.append(event)
+            else:
+                stats.duplicates[event.event_type] += 1
+                stats.outcomes[(event.event_type, "duplicate")] += 1
+        clock.lap("dedupe")
+
+        valid, invalid = self.validator.validate_batch(unique, now_ms)
+        rejected.extend(invalid)
+        for event in valid:
+            if event.coercions:
+                stats.coercions[event.event_type] += len(event.coercions)
+        clock.lap("validate")
+
+        ready: list[Event] = []
+        for event in valid:
+            buffer = buffers[event.raw.partition]
+            if buffer.admit(event, now):
+                continue
+            policy = self.pipelines.event_types[event.event_type].late_policy
+            stats.late[(event.event_type, policy)] += 1
+            if policy == "quarantine":
+                rejected.append(
+                    Rejected(
+                        event.raw,
+                        LateEventError(
+                            "behind_watermark",
+                            f"occurred_at {event.occurred_at} is behind the reorder watermark",
+                            field="occurred_at",
+                            raw=event.raw,
+                            event_type=event.event_type,
+                            event_id=event.event_id,
+                        ),
+                    )
+                )
+            else:
+                ready.append(_late(event))
+        for buffer in buffers.values():
+            ready.extend(buffer.release(now, self._lateness_ms, self._idle_s, flush=flush))
+        changes = [buffer.take_change(buffer.generation + 1) for buffer in buffers.values() if buffer.dirty]
+        clock.lap("reorder")
+
+        # Round trip 2: history adds + counts, and every partition's buffer change, in one pipeline.
+        pipe = self.client.pipeline(transaction=False)
+        queued = self.history.queue(pipe, ready, self.modules)
+        for change in changes:
+            self.store.queue_apply(pipe, change)
+        results = pipe.execute(raise_on_error=True)
+        history = queued.parse(results)
+        clock.lap("state")
+
+        scored = self._score(ready, history, stats)
+        clock.lap("score")
+
+        outputs: list[OutputRecord] = []
+        for item in scored:
+            outputs.append(self.router.scored(item, now_ms))
+            d = item.decision
+            stats.outcomes[(item.event.event_type, d.route)] += 1
+            stats.decisions[(item.event.event_type, d.decision_source, d.route)] += 1
+            if item.event.raw.timestamp_ms is not None:
+                stats.ingest_ms[item.event.event_type].append(item.event.raw.timestamp_ms)
+        for bad in rejected:
+            outputs.append(self.router.quarantined(bad, now_ms))
+            stats.quarantined[(bad.error.stage, bad.error.code)] += 1
+            stats.outcomes[(bad.error.event_type or "unknown", "quarantined")] += 1
+        if keep_samples:
+            stats.samples = scored[:keep_samples]
+        clock.lap("route")
+        return PreparedBatch(outputs=outputs, changes=changes, stats=stats)
+
+    def _score(self, ready: list[Event], history: list[dict[str, int]], stats: BatchStats) -> list[Scored]:
+        by_type: dict[str, list[int]] = defaultdict(list)
+        for i, event in enumerate(ready):
+            by_type[event.event_type].append(i)
+        out: list[Scored | None] = [None] * len(ready)
+        for event_type, indexes in by_type.items():
+            module = self.modules[event_type]
+            rows = [module.compute(ready[i].record, history[i]) for i in indexes]
+            matrix = np.asarray(rows, dtype=np.float64)
+            result = self.worker.score(event_type, matrix)
+            if result.failure is not None:
+                stats.model_failures[(event_type, result.failure)] += 1
+            names = module.FEATURE_NAMES
+            for row_i, (i, row) in enumerate(zip(indexes, rows, strict=True)):
+                score = float(result.scores[row_i]) if result.scores is not None else None
+                if score is not None:
+                    stats.scores[event_type].append(score)
+                decision = self.decider.decide(event_type, score, result.model_version, result.failure)
+                features = {n: (None if v != v else float(v)) for n, v in zip(names, row, strict=True)}
+                out[i] = Scored(ready[i], decision, features)
+        return [s for s in out if s is not None]
+
+
+def _late(event: Event) -> Event:
+    from dataclasses import replace
+
+    return replace(event, late=True)
+
+
+class _StageClock:
+    def __init__(self, sink: dict[str, float]) -> None:
+        self._sink = sink
+        self._t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        t = time.perf_counter()
+        self._sink[stage] = self._sink.get(stage, 0.0) + (t - self._t)
+        self._t = t

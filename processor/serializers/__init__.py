@@ -1,0 +1,1 @@
+"""Bytes in and out: Avro schemas and single-object encoding, JSON decoding, output encoders."""

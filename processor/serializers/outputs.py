@@ -1,0 +1,57 @@
+"""Encode output records: JSON by default, Avro (plain binary, schemas/output/*.avsc) when configured.
+
+In JSON, ``bytes`` fields (the quarantine record's original key and value, header values) are
+base64 strings, so any byte sequence survives the round trip exactly.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Literal
+
+import orjson
+
+from processor.serializers.avro import encode_record
+from processor.serializers.schemas import SchemaStore
+
+_BYTES_FIELDS = ("key", "value")
+
+
+class OutputEncoder:
+    def __init__(self, schemas: SchemaStore, encoding: Literal["json", "avro"] = "json") -> None:
+        self._schemas = schemas
+        self.encoding = encoding
+        self.content_type = b"application/json" if encoding == "json" else b"avro/binary"
+
+    def encode(self, schema_name: str, record: dict[str, Any]) -> bytes:
+        if self.encoding == "avro":
+            return encode_record(self._schemas.outputs[schema_name], record)
+        if schema_name == "quarantine":
+            record = _bytes_to_base64(record)
+        return orjson.dumps(record)
+
+
+def _bytes_to_base64(record: dict[str, Any]) -> dict[str, Any]:
+    out = dict(record)
+    for name in _BYTES_FIELDS:
+        if out.get(name) is not None:
+            out[name] = base64.b64encode(out[name]).decode("ascii")
+    out["headers"] = [
+        {"key": h["key"], "value": base64.b64encode(h["value"]).decode("ascii") if h["value"] is not None else None}
+        for h in record["headers"]
+    ]
+    return out
+
+
+def decode_json_output(value: bytes) -> dict[str, Any]:
+    """Read a JSON output record back (bytes fields of quarantine records decoded)."""
+    record: dict[str, Any] = orjson.loads(value)
+    if "stage" in record and "source_offset" in record:
+        for name in _BYTES_FIELDS:
+            if record.get(name) is not None:
+                record[name] = base64.b64decode(record[name])
+        record["headers"] = [
+            {"key": h["key"], "value": base64.b64decode(h["value"]) if h["value"] is not None else None}
+            for h in record["headers"]
+        ]
+    return record

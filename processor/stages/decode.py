@@ -1,0 +1,224 @@
+"""decode: value bytes to a record with its envelope read.
+
+JSON (UTF-8 object) and Avro single-object encoding are recognised by their first bytes. Every
+failure becomes a ``Rejected`` value with a specific code; nothing here raises into the loop.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import fastavro
+import orjson
+
+from processor.config import PipelinesConfig, ProcessingSettings
+from processor.errors import DecodeError, ProcessorError, SchemaError
+from processor.messages import Event, RawMessage, Rejected
+from processor.serializers.avro import CONFLUENT_MAGIC, HEADER_SIZE, SINGLE_OBJECT_MAGIC
+from processor.serializers.schemas import SchemaStore
+
+_STRING_LITERAL = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NON_FINITE = re.compile(rb"(?<![\w.])-?(NaN|Infinity)(?![\w.])")
+_REQUIRED_ENVELOPE = ("event_id", "event_type", "occurred_at", "entity_id")
+
+
+class Decoder:
+    def __init__(self, schemas: SchemaStore, pipelines: PipelinesConfig, settings: ProcessingSettings) -> None:
+        self._schemas = schemas
+        self._pipelines = pipelines
+        self._max_bytes = settings.max_message_bytes
+        self._max_depth = settings.max_json_depth
+
+    def decode_batch(self, raws: Iterable[RawMessage]) -> tuple[list[Event], list[Rejected]]:
+        events: list[Event] = []
+        rejected: list[Rejected] = []
+        for raw in raws:
+            try:
+                events.append(self.decode(raw))
+            except ProcessorError as exc:
+                exc.raw = raw
+                rejected.append(Rejected(raw, exc))
+        return events, rejected
+
+    def decode(self, raw: RawMessage) -> Event:
+        value = raw.value
+        if value is None:
+            raise DecodeError("tombstone", "null value (tombstone): an event needs a body")
+        if len(value) > self._max_bytes:
+            raise DecodeError("oversized", f"value is {len(value)} bytes, over the {self._max_bytes}-byte limit")
+        if value.startswith(SINGLE_OBJECT_MAGIC):
+            record, encoding = self._decode_avro(value), "avro"
+        elif value.startswith(CONFLUENT_MAGIC):
+            raise DecodeError(
+                "schema_registry_not_configured",
+                "value is in Confluent wire format (magic byte 0) but no schema registry is configured",
+            )
+        else:
+            record, encoding = self._decode_json(value), "json"
+        return self._envelope(raw, record, encoding)
+
+    # -- JSON ----------------------------------------------------------------------------------
+
+    def _decode_json(self, value: bytes) -> dict[str, Any]:
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise self._diagnose_json(value, exc) from None
+        if not isinstance(parsed, dict):
+            raise DecodeError("not_an_object", f"JSON value is a {type(parsed).__name__}, not an object")
+        # Counting brackets is a cheap C-level scan; only walk when nesting could exceed the limit.
+        if value.count(b"{") + value.count(b"[") > self._max_depth and _depth(parsed) > self._max_depth:
+            raise DecodeError("too_deeply_nested", f"JSON nests deeper than {self._max_depth} levels")
+        return parsed
+
+    def _diagnose_json(self, value: bytes, exc: Exception) -> DecodeError:
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as uexc:
+            return DecodeError("invalid_utf8", f"value is not UTF-8: {uexc.reason} at byte {uexc.start}")
+        if _NON_FINITE.search(_STRING_LITERAL.sub(b'""', value)):
+            return DecodeError("non_finite_number", "JSON contains NaN or Infinity, which JSON does not allow")
+        if any(word in str(exc).lower() for word in ("recursion", "depth")):
+            return DecodeError("too_deeply_nested", f"JSON nests deeper than {self._max_depth} levels")
+        return DecodeError("invalid_json", f"value is not valid JSON: {exc}")
+
+    # -- Avro ----------------------------------------------------------------------------------
+
+    def _decode_avro(self, value: bytes) -> dict[str, Any]:
+        if len(value) < HEADER_SIZE:
+            raise DecodeError("avro_truncated", "Avro single-object header is shorter than 10 bytes")
+        writer = self._schemas.by_fingerprint(value[2:HEADER_SIZE])
+        if writer is None:
+            raise DecodeError(
+                "unknown_schema_fingerprint",
+                f"no schema in schemas/input has fingerprint {value[2:HEADER_SIZE].hex()}",
+            )
+        reader = self._schemas.latest(writer.name)
+        buf = io.BytesIO(value)
+        buf.seek(HEADER_SIZE)
+        try:
+            record = fastavro.schemaless_reader(buf, writer.parsed, reader.parsed)
+        except (EOFError, StopIteration, IndexError):  # IndexError: cut inside a varint
+            raise DecodeError(
+                "avro_truncated", f"Avro payload ends early for {writer.name} v{writer.version}"
+            ) from None
+        except Exception as exc:  # fastavro raises many types on corrupt input; all mean "corrupt"
+            raise DecodeError(
+                "avro_corrupt", f"Avro payload does not decode as {writer.name} v{writer.version}: {exc!r}"
+            ) from None
+        if buf.tell() != len(value):
+            raise DecodeError("avro_trailing_bytes", f"{len(value) - buf.tell()} bytes follow the Avro record")
+        if not isinstance(record, dict):
+            raise DecodeError("avro_corrupt", "Avro payload is not a record")
+        if record.get("event_type") != writer.name:
+            raise SchemaError(
+                "event_type_mismatch",
+                f"event_type {record.get('event_type')!r} does not match writer schema {writer.name}",
+                field="event_type",
+            )
+        record.setdefault("schema_version", writer.version)
+        if record.get("schema_version") is None:
+            record["schema_version"] = writer.version
+        return dict(record)
+
+    # -- Envelope ------------------------------------------------------------------------------
+
+    def _envelope(self, raw: RawMessage, record: dict[str, Any], encoding: str) -> Event:
+        raw_id = record.get("event_id")
+        event_id = raw_id if isinstance(raw_id, str) else None
+        event_type = record.get("event_type")
+        if event_type is None:
+            raise SchemaError(
+                "missing_envelope_field", "envelope field event_type is missing", field="event_type", event_id=event_id
+            )
+        if not isinstance(event_type, str):
+            raise SchemaError("wrong_type", "event_type must be a string", field="event_type", event_id=event_id)
+        config = self._pipelines.event_types.get(event_type)
+        if config is None or not self._schemas.has(config.schema_name or event_type):
+            raise SchemaError(
+                "unknown_event_type",
+                f"no pipeline or schema for event_type {event_type[:100]!r}",
+                field="event_type",
+                event_id=event_id,
+            )
+
+        def fail(code: str, message: str, field: str) -> SchemaError:
+            return SchemaError(code, message, field=field, event_type=event_type, event_id=event_id)
+
+        for name in _REQUIRED_ENVELOPE:
+            if record.get(name) is None:
+                raise fail("missing_envelope_field", f"envelope field {name} is missing", name)
+        tolerant = config.validation == "tolerant"
+        coercions: list[str] = []
+        ids: dict[str, str] = {}
+        for name in ("event_id", "entity_id"):
+            value = record[name]
+            if isinstance(value, int) and not isinstance(value, bool) and tolerant:
+                value = record[name] = str(value)
+                coercions.append(name)
+            if not isinstance(value, str):
+                raise fail("wrong_type", f"{name} must be a string, got {type(value).__name__}", name)
+            if not value:
+                raise fail("empty_envelope_field", f"{name} is empty", name)
+            ids[name] = value
+        occurred_at = _event_time(record["occurred_at"])
+        if occurred_at is None:
+            raise fail("wrong_type", "occurred_at must be epoch milliseconds or an RFC 3339 string", "occurred_at")
+        record["occurred_at"] = occurred_at
+        sequence = record.get("sequence")
+        if isinstance(sequence, str) and tolerant and sequence.lstrip("-").isdigit():
+            sequence = record["sequence"] = int(sequence)
+            coercions.append("sequence")
+        if sequence is not None and (not isinstance(sequence, int) or isinstance(sequence, bool)):
+            raise fail("wrong_type", "sequence must be an integer", "sequence")
+        version = record.get("schema_version")
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise fail("wrong_type", "schema_version must be an integer", "schema_version")
+        return Event(
+            raw=raw,
+            record=record,
+            event_id=ids["event_id"],
+            event_type=event_type,
+            entity_id=ids["entity_id"],
+            occurred_at=occurred_at,
+            sequence=sequence,
+            schema_version=version,
+            encoding=encoding,
+            coercions=tuple(coercions),
+        )
+
+
+def _event_time(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and 10 <= len(value) <= 40:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:  # RFC 3339 requires an offset; a naive time is ambiguous
+            return None
+        return int(parsed.timestamp() * 1000)
+    return None
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, iteratively (a recursive walk could itself overflow on hostile input)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
+    return deepest

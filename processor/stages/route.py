@@ -1,0 +1,95 @@
+"""route: turn decided events and rejected inputs into output records for the batch's transaction.
+
+Every output carries lineage headers naming the input record it answers (``source-topic``,
+``source-partition``, ``source-offset``), so the accounting identity can be checked from the
+outputs alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from processor import __version__
+from processor.config import TopicsSettings
+from processor.messages import Headers, OutputRecord, RawMessage, Rejected, Scored
+from processor.serializers.outputs import OutputEncoder
+
+#: Review records embed the event; past this size the embedded copy is cut (the topic must accept it).
+MAX_EMBEDDED_EVENT_BYTES = 512 * 1024
+
+
+class Router:
+    def __init__(self, topics: TopicsSettings, encoder: OutputEncoder) -> None:
+        self._topics = topics
+        self._encoder = encoder
+
+    def _lineage(self, raw: RawMessage) -> Headers:
+        return (
+            ("source-topic", raw.topic.encode()),
+            ("source-partition", str(raw.partition).encode()),
+            ("source-offset", str(raw.offset).encode()),
+            ("content-type", self._encoder.content_type),
+        )
+
+    def scored(self, item: Scored, processed_at: int) -> OutputRecord:
+        event, d = item.event, item.decision
+        record: dict[str, Any] = {
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "entity_id": event.entity_id,
+            "occurred_at": event.occurred_at,
+            "processed_at": processed_at,
+            "decision": d.decision,
+            "category": d.category,
+            "score": d.score,
+            "confidence": d.confidence,
+            "decision_source": d.decision_source,
+            "rule_ids": list(d.rule_ids),
+            "model_version": d.model_version,
+            "late": event.late,
+            "reason": d.reason,
+        }
+        if d.route == "review":
+            embedded = orjson.dumps(event.record)
+            if len(embedded) > MAX_EMBEDDED_EVENT_BYTES:
+                embedded = orjson.dumps({"truncated": True, "bytes": len(embedded), "event_id": event.event_id})
+            record["review_reason"] = d.review_reason or "unspecified"
+            record["features"] = item.features
+            record["event"] = embedded.decode()
+            topic, schema = self._topics.review, "review"
+        else:
+            topic, schema = self._topics.scored, "scored"
+        return OutputRecord(
+            topic=topic,
+            key=event.entity_id.encode(),
+            value=self._encoder.encode(schema, record),
+            headers=self._lineage(event.raw),
+        )
+
+    def quarantined(self, item: Rejected, quarantined_at: int) -> OutputRecord:
+        raw, err = item.raw, item.error
+        record = {
+            "stage": err.stage,
+            "error_code": err.code,
+            "error_message": err.message[:2000],
+            "field": err.field,
+            "event_type": err.event_type,
+            "event_id": err.event_id,
+            "key": raw.key,
+            "value": raw.value,
+            "headers": [{"key": k, "value": v} for k, v in raw.headers],
+            "source_topic": raw.topic,
+            "source_partition": raw.partition,
+            "source_offset": raw.offset,
+            "source_timestamp": raw.timestamp_ms,
+            "quarantined_at": quarantined_at,
+            "processor_version": __version__,
+        }
+        return OutputRecord(
+            topic=self._topics.quarantine,
+            key=raw.key,
+            value=self._encoder.encode("quarantine", record),
+            headers=self._lineage(raw),
+        )

@@ -1,0 +1,36 @@
+"""Dedupe marks: ``event_id -> topic:partition:offset`` of the first sighting, SET NX with a TTL.
+
+One pipeline per batch. ``SET ... NX GET`` returns the existing mark when there is one: if it
+names this very input position, this is a replay of the original after a crash (process it
+again); otherwise it is a duplicate. Copies inside one batch resolve in order, because the
+pipeline runs the commands in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import redis
+
+from processor.messages import Event
+from processor.state.keys import Keys
+
+
+class DedupeStore:
+    def __init__(self, client: redis.Redis, keys: Keys, ttl_s: int) -> None:
+        self._client = client
+        self._keys = keys
+        self._ttl_s = ttl_s
+
+    def first_sightings(self, events: Sequence[Event]) -> list[bool]:
+        """For each event, True when it is the first sighting of its event_id (or a replay of it)."""
+        if not events:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        marks = []
+        for event in events:
+            mark = event.raw.position.encode()
+            marks.append(mark)
+            pipe.set(self._keys.dedupe(event.event_id), mark, nx=True, get=True, ex=self._ttl_s)
+        results = pipe.execute()
+        return [previous is None or previous == mark for previous, mark in zip(results, marks, strict=True)]

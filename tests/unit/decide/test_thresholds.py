@@ -1,0 +1,132 @@
+"""DecisionMaker: bands, the review band [low, high), confidence, and the fallback policy."""
+
+from __future__ import annotations
+
+import pytest
+
+from processor.config import PipelinesConfig
+from processor.decide.thresholds import DecisionMaker
+
+
+@pytest.fixture
+def maker(pipelines: PipelinesConfig) -> DecisionMaker:
+    return DecisionMaker(pipelines)
+
+
+def policy(bands, review=None, fallback=None) -> PipelinesConfig:
+    decision = {"bands": bands}
+    if review is not None:
+        decision["review_band"] = review
+    if fallback is not None:
+        decision["fallback"] = fallback
+    return PipelinesConfig.model_validate({"event_types": {"t": {"decision": decision}}})
+
+
+def test_real_policy_assumed_below(pipelines):
+    d = pipelines.event_types["user_signed_up"].decision
+    assert [(b.min_score, b.decision) for b in d.sorted_bands()] == [(0.70, "block"), (0.0, "approve")]
+    assert d.review_band is not None and (d.review_band.low, d.review_band.high) == (0.40, 0.70)
+
+
+@pytest.mark.parametrize(
+    ("score", "decision", "category", "route"),
+    [
+        (0.0, "approve", "legitimate", "scored"),
+        (0.39999, "approve", "legitimate", "scored"),
+        (0.40, "approve", "legitimate", "review"),  # review band low is inclusive
+        (0.55, "approve", "legitimate", "review"),
+        (0.69999, "approve", "legitimate", "review"),
+        (0.70, "block", "suspected_fraud", "scored"),  # review band high is exclusive; band min inclusive
+        (0.95, "block", "suspected_fraud", "scored"),
+        (1.0, "block", "suspected_fraud", "scored"),
+    ],
+)
+def test_user_signed_up_bands(maker, score, decision, category, route):
+    d = maker.decide("user_signed_up", score, "v7", None)
+    assert (d.decision, d.category, d.route) == (decision, category, route)
+    assert d.score == score
+    assert d.decision_source == "model"
+    assert d.model_version == "v7"
+    assert d.rule_ids == ()
+    assert d.review_reason == ("confidence_band" if route == "review" else None)
+    assert d.reason
+
+
+@pytest.mark.parametrize("score", [0.0, 0.1, 0.3, 0.5, 0.77, 1.0])
+def test_confidence_is_the_probability_of_the_decided_class(maker, score):
+    d = maker.decide("document_uploaded", score, "v1", None)
+    assert d.confidence == pytest.approx(max(score, 1 - score))
+    assert 0.5 <= d.confidence <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("event_type", "score", "decision", "route"),
+    [
+        ("jira_ticket_created", 0.29, "accept", "scored"),
+        ("jira_ticket_created", 0.30, "accept", "review"),
+        ("jira_ticket_created", 0.50, "triage", "scored"),
+        ("document_uploaded", 0.34, "accept", "scored"),
+        ("document_uploaded", 0.35, "accept", "review"),
+        ("document_uploaded", 0.59, "accept", "review"),
+        ("document_uploaded", 0.60, "reject", "scored"),
+    ],
+)
+def test_other_types(maker, event_type, score, decision, route):
+    d = maker.decide(event_type, score, "v1", None)
+    assert (d.decision, d.route) == (decision, route)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "decision", "category", "route"),
+    [
+        ("user_signed_up", "review", "unscored", "review"),
+        ("jira_ticket_created", "accept", "unscored", "scored"),
+        ("document_uploaded", "review", "unscored", "review"),
+    ],
+)
+def test_fallback_uses_the_type_policy(maker, event_type, decision, category, route):
+    d = maker.decide(event_type, None, None, "model_error")
+    assert (d.decision, d.category, d.route) == (decision, category, route)
+    assert d.decision_source == "fallback"
+    assert d.score is None and d.confidence is None
+    assert d.model_version is None
+    assert d.reason == "fallback: model_error"
+    assert d.review_reason == ("fallback:model_error" if route == "review" else None)
+
+
+def test_fallback_without_a_failure_reason_means_no_model(maker):
+    d = maker.decide("user_signed_up", None, "v3", None)
+    assert d.reason == "fallback: no_model"
+    assert d.model_version == "v3"
+
+
+def test_three_bands_unsorted_in_config_and_no_review_band():
+    maker = DecisionMaker(
+        policy(
+            [
+                {"min_score": 0.0, "decision": "low"},
+                {"min_score": 0.8, "decision": "high", "category": "h"},
+                {"min_score": 0.5, "decision": "mid"},
+            ]
+        )
+    )
+    got = [(s, maker.decide("t", s, None, None).decision) for s in (0.0, 0.49, 0.5, 0.79, 0.8, 1.0)]
+    assert got == [(0.0, "low"), (0.49, "low"), (0.5, "mid"), (0.79, "mid"), (0.8, "high"), (1.0, "high")]
+    assert all(maker.decide("t", s, None, None).route == "scored" for s in (0.0, 0.5, 0.99))
+
+
+def test_empty_review_band_sends_nothing_to_review():
+    maker = DecisionMaker(policy([{"min_score": 0.0, "decision": "x"}], review={"low": 0.5, "high": 0.5}))
+    assert maker.decide("t", 0.5, None, None).route == "scored"
+
+
+def test_default_fallback_policy():
+    maker = DecisionMaker(policy([{"min_score": 0.0, "decision": "x"}]))
+    d = maker.decide("t", None, None, "latency_budget")
+    assert (d.decision, d.category, d.route) == ("review", "unscored", "review")
+    assert d.review_reason == "fallback:latency_budget"
+
+
+def test_unknown_event_type_raises(maker):
+    with pytest.raises(KeyError):
+        maker.decide("nope", 0.5, None, None)

@@ -1,0 +1,152 @@
+"""OutputEncoder: JSON (bytes as base64) and Avro against schemas/output/*.avsc."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from typing import Any
+
+import fastavro
+import orjson
+import pytest
+
+from processor.config import PROJECT_ROOT
+from processor.serializers.outputs import OutputEncoder, decode_json_output
+
+T0 = 1_717_200_000_000
+
+
+def quarantine(
+    value: bytes | None, key: bytes | None = b"k", headers: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {
+        "stage": "decode",
+        "error_code": "invalid_utf8",
+        "error_message": "value is not UTF-8",
+        "field": None,
+        "event_type": None,
+        "event_id": None,
+        "key": key,
+        "value": value,
+        "headers": headers
+        if headers is not None
+        else [{"key": "h", "value": b"\x00\xff"}, {"key": "n", "value": None}],
+        "source_topic": "events.raw",
+        "source_partition": 1,
+        "source_offset": 12,
+        "source_timestamp": None,
+        "quarantined_at": T0,
+        "processor_version": "1.2.3",
+    }
+
+
+SAMPLES: dict[str, dict[str, Any]] = {
+    "scored": {
+        "event_id": "e",
+        "event_type": "user_signed_up",
+        "entity_id": "u",
+        "occurred_at": T0,
+        "processed_at": T0 + 1,
+        "decision": "approve",
+        "category": None,
+        "score": 0.25,
+        "confidence": 0.75,
+        "decision_source": "model",
+        "rule_ids": ["r1"],
+        "model_version": "v1",
+        "late": False,
+        "reason": None,
+    },
+    "feedback": {
+        "event_id": "e",
+        "event_type": "user_signed_up",
+        "label": "fraud",
+        "reviewer": "alice",
+        "decided_at": T0,
+        "note": "obvious",
+    },
+    "quarantine": quarantine(b"\xff\x00"),
+}
+SAMPLES["review"] = {
+    **SAMPLES["scored"],
+    "review_reason": "confidence_band",
+    "features": {"a": 1.5, "b": None},
+    "event": '{"event_id": "e"}',
+}
+
+
+def schema_fields(name: str) -> list[str]:
+    return [f["name"] for f in json.loads((PROJECT_ROOT / "schemas" / "output" / f"{name}.avsc").read_text())["fields"]]
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_samples_cover_every_output_field(name):
+    assert list(SAMPLES[name]) == schema_fields(name)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_avro_output_round_trip(schema_store, name):
+    encoder = OutputEncoder(schema_store, "avro")
+    assert encoder.content_type == b"avro/binary"
+    value = encoder.encode(name, SAMPLES[name])
+    buf = io.BytesIO(value)
+    back = fastavro.schemaless_reader(buf, schema_store.outputs[name], return_record_name=False)
+    assert buf.tell() == len(value)
+    timestamps = {"occurred_at", "processed_at", "decided_at", "quarantined_at"}
+    for field, expected in SAMPLES[name].items():
+        got = back[field]
+        if field in timestamps:
+            got = int(got.timestamp() * 1000)
+        assert got == expected, field
+
+
+def test_avro_output_rejects_a_record_off_its_schema(schema_store):
+    encoder = OutputEncoder(schema_store, "avro")
+    with pytest.raises((ValueError, TypeError)):
+        encoder.encode("scored", {**SAMPLES["scored"], "score": "high"})
+
+
+@pytest.mark.parametrize("name", ["scored", "review", "feedback"])
+def test_json_output_is_plain_json(schema_store, name):
+    encoder = OutputEncoder(schema_store)
+    assert encoder.content_type == b"application/json"
+    value = encoder.encode(name, SAMPLES[name])
+    assert orjson.loads(value) == SAMPLES[name]
+    assert decode_json_output(value) == SAMPLES[name]
+
+
+_rng = random.Random(7)
+BYTE_VALUES = [
+    b"",
+    b"\x00",
+    b"\xff\xfe\xfd",
+    bytes(range(256)),
+    "h\u00e9llo \u202e".encode(),
+    b"\xc3\x01" + bytes(8),
+    bytes(_rng.getrandbits(8) for _ in range(4096)),
+    None,
+]
+
+
+@pytest.mark.parametrize("value", BYTE_VALUES)
+@pytest.mark.parametrize("key", [None, b"", b"\x80user"])
+def test_quarantine_json_round_trips_arbitrary_bytes(schema_store, value, key):
+    headers = [{"key": "a", "value": value}, {"key": "b", "value": b""}, {"key": "c", "value": None}]
+    record = quarantine(value, key, headers)
+    encoded = OutputEncoder(schema_store).encode("quarantine", record)
+    as_json = orjson.loads(encoded)  # valid JSON, whatever the bytes were
+    assert as_json["stage"] == "decode"
+    assert decode_json_output(encoded) == record
+
+
+def test_quarantine_json_does_not_mutate_the_input(schema_store):
+    record = quarantine(b"\xff")
+    snapshot = dict(record, headers=[dict(h) for h in record["headers"]])
+    OutputEncoder(schema_store).encode("quarantine", record)
+    assert record == snapshot
+
+
+def test_quarantine_json_with_no_headers(schema_store):
+    record = quarantine(b"x", headers=[])
+    assert decode_json_output(OutputEncoder(schema_store).encode("quarantine", record)) == record
