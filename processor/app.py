@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 _TXN_TIMEOUT_S = 30.0
 _MAX_REDIS_BACKOFF_S = 10.0
+_UNASSIGNED_GRACE_S = 60.0
 
 
 @dataclass(slots=True)
@@ -133,6 +134,7 @@ class Processor:
         for event_type, version in self.pipeline.worker.versions.items():
             self.metrics.model_info.labels(event_type, version).set(1)
         last_input = time.monotonic()
+        unassigned_since: float | None = None
         try:
             while not self._stopping:
                 messages = self._consumer.consume(p.batch_size, p.batch_timeout_ms / 1000)
@@ -140,6 +142,14 @@ class Processor:
                 now = time.monotonic()
                 if raws:
                     last_input = now
+                if self._buffers:
+                    unassigned_since = None
+                else:
+                    # idle means "assigned and nothing to read": while the group is still forming
+                    # (a crashed member's session has not expired yet) the clock does not run
+                    unassigned_since = unassigned_since or now
+                    if now - unassigned_since < _UNASSIGNED_GRACE_S:
+                        last_input = now
                 idle_exit = max_idle_s is not None and not raws and now - last_input >= max_idle_s
                 if raws or self._holding() or idle_exit:
                     self._batch(raws, flush=idle_exit)
@@ -364,7 +374,10 @@ class Processor:
         store = self.pipeline.store
         rebuild_from = None
         try:
-            store.reconcile(self.topic, tp.partition, generation)
+            undone = store.reconcile(self.topic, tp.partition, generation)
+            if undone:
+                log.info("partition %d: undid %d uncommitted generation(s) in Redis", tp.partition, undone)
+                self.metrics.generations_undone.inc(undone)
         except StateLostError as exc:
             assert meta is not None
             log.error("%s; rebuilding from offset %d (at-least-once for this stretch)", exc, meta.low_offset)

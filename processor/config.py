@@ -46,6 +46,10 @@ class KafkaSettings(BaseModel):
     #: defaults to ``<group_id>-<hostname>``. Give each process of a scaled-out group its own.
     transactional_id: str | None = None
     transaction_timeout_ms: int = Field(default=60_000, ge=1_000)
+    #: Static group membership (``group.instance.id`` = the transactional id): a process restarted
+    #: after a crash takes its partitions straight back instead of waiting out the session timeout.
+    static_membership: bool = True
+    session_timeout_ms: int = Field(default=15_000, ge=1_000)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None

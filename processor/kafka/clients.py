@@ -25,10 +25,12 @@ def consumer_config(settings: Settings) -> dict[str, Any]:
             "isolation.level": "read_committed",
             "enable.partition.eof": False,
             "partition.assignment.strategy": "range",
-            "session.timeout.ms": 30_000,
+            "session.timeout.ms": settings.kafka.session_timeout_ms,
             "max.poll.interval.ms": 300_000,
         }
     )
+    if settings.kafka.static_membership:
+        conf["group.instance.id"] = settings.kafka.effective_transactional_id()
     return conf
 
 

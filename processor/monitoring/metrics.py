@@ -27,6 +27,7 @@ class Metrics:
     model_failures: Counter
     transactions: Counter
     state_rebuilds: Counter
+    generations_undone: Counter
     batch_messages: Histogram
     stage_seconds: Histogram
     end_to_end_seconds: Histogram
@@ -88,6 +89,11 @@ class Metrics:
             state_rebuilds=Counter(
                 "processor_state_rebuilds_total",
                 "Partitions whose Redis state was lost and rebuilt from the recorded offset.",
+                registry=r,
+            ),
+            generations_undone=Counter(
+                "processor_state_generations_undone_total",
+                "Reorder-buffer generations undone in Redis because their transaction never committed.",
                 registry=r,
             ),
             batch_messages=Histogram(

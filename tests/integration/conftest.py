@@ -104,3 +104,27 @@ def processor_factory() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model per event type, trained once per session on simulated history (real Jira tickets)."""
+    from processor.config import load_pipelines
+    from processor.model.training import train_model
+    from processor.simulate import FaultMix, simulate, write_jsonl
+
+    root = tmp_path_factory.mktemp("models")
+    settings = load_settings(models={"dir": str(root)})
+    pipelines = load_pipelines(settings.pipelines_file)
+    counts = {"user_signed_up": 3_000, "document_uploaded": 3_000, "jira_ticket_created": 2_503}
+    for event_type, count in counts.items():
+        path = root / f"{event_type}.jsonl"
+        write_jsonl(path, simulate(count, seed=5, types=(event_type,), faults=FaultMix.none(), span_s=86_400.0))
+        train_model(
+            event_type=event_type,
+            events_path=path,
+            labels_path=path.with_name(f"{event_type}.labels.jsonl"),
+            settings=settings,
+            pipelines=pipelines,
+        )
+    return root

@@ -31,9 +31,10 @@ def _outputs(settings: Settings, topic: str) -> list[dict[str, Any]]:
 def test_hostile_mix_keeps_the_accounting_identity(
     topic_factory: Callable[..., Settings],
     processor_factory: Callable[..., Any],
+    trained_models: Path,
     tmp_path: Path,
 ) -> None:
-    settings = topic_factory()
+    settings = topic_factory(models_dir=trained_models)
     schemas = SchemaStore(settings.schemas_dir)
     cases = hostile_mix(int(time.time() * 1000), uuid.uuid4().hex[:6], schemas)
     late = [c for c in cases if c.expect == "late_decided" or c.stage == "late"]
