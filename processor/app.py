@@ -27,6 +27,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from processor.checkpointing.metadata import CommitMetadata
 from processor.config import PipelinesConfig, Settings
 from processor.kafka.clients import make_consumer, make_transactional_producer
+from processor.kafka.records import to_raw
 from processor.messages import RawMessage, Scored
 from processor.monitoring.metrics import Metrics
 from processor.pipeline import BatchStats, Pipeline, PreparedBatch
@@ -184,21 +185,9 @@ class Processor:
                     raise KafkaException(err)
                 log.warning("consumer error: %s", err)
                 continue
-            partition = m.partition()
-            if partition not in self._buffers:
+            if m.partition() not in self._buffers:
                 continue  # revoked while the batch was in flight
-            _, ts = m.timestamp()
-            raws.append(
-                RawMessage(
-                    topic=m.topic(),
-                    partition=partition,
-                    offset=m.offset(),
-                    key=m.key(),
-                    value=m.value(),
-                    headers=tuple(m.headers() or ()),
-                    timestamp_ms=ts if ts > 0 else None,
-                )
-            )
+            raws.append(to_raw(m))
         return raws
 
     def _holding(self) -> bool:

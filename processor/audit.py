@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from processor.config import Settings, load_pipelines
 from processor.errors import ProcessorError
-from processor.messages import RawMessage
+from processor.kafka.records import headers_of, to_raw
 from processor.serializers.outputs import decode_json_output
 from processor.serializers.schemas import SchemaStore
 from processor.stages.decode import Decoder
@@ -113,10 +113,10 @@ def read_topic(settings: Settings, topic: str, idle_s: float = 3.0, timeout_s: f
 
 
 def _lineage(message: Message) -> Position | None:
-    headers = dict(message.headers() or ())
+    headers = dict(headers_of(message))
     try:
-        return int(headers["source-partition"]), int(headers["source-offset"])
-    except (KeyError, TypeError, ValueError):
+        return int(headers["source-partition"] or b""), int(headers["source-offset"] or b"")
+    except (KeyError, ValueError):
         return None
 
 
@@ -129,19 +129,19 @@ def audit(settings: Settings) -> AuditReport:
     event_ids: dict[Position, str | None] = {}
     originals: dict[Position, tuple[bytes | None, bytes | None]] = {}
     for m in read_topic(settings, topics.raw):
-        pos = (m.partition(), m.offset())
-        raw = RawMessage(m.topic(), m.partition(), m.offset(), m.key(), m.value(), tuple(m.headers() or ()))
+        raw = to_raw(m)
+        pos = (raw.partition, raw.offset)
         try:
             event_ids[pos] = decoder.decode(raw).event_id
         except ProcessorError:
             event_ids[pos] = None
-        originals[pos] = (m.key(), m.value())
+        originals[pos] = (raw.key, raw.value)
     report.inputs = len(event_ids)
 
     answers: dict[Position, int] = defaultdict(int)
     decided: dict[str, int] = defaultdict(int)
     for topic, kind in ((topics.scored, "scored"), (topics.review, "review"), (topics.quarantine, "quarantine")):
-        last_by_entity: dict[tuple[str, str], tuple[int, int]] = {}
+        last_by_entity: dict[tuple[str, str], int] = {}
         for m in read_topic(settings, topic):
             source = _lineage(m)
             if source is None or source not in event_ids:
@@ -166,11 +166,11 @@ def audit(settings: Settings) -> AuditReport:
                 report.late_flagged += 1
                 continue
             entity = (record["event_type"], record["entity_id"])
-            order = (record["occurred_at"], m.partition())
+            occurred_at = int(record["occurred_at"])
             previous = last_by_entity.get(entity)
-            if previous is not None and order[0] < previous[0]:
+            if previous is not None and occurred_at < previous:
                 report.order_violations.append(f"{kind}:{entity[0]}:{entity[1]}")
-            last_by_entity[entity] = order
+            last_by_entity[entity] = occurred_at
 
     answered_ids = {event_ids[pos] for pos, n in answers.items() if n and event_ids.get(pos)}
     for pos, event_id in event_ids.items():

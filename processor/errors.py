@@ -69,8 +69,12 @@ class LateEventError(ProcessorError):
     stage = "late"
 
 
-class ScoringError(ProcessorError):
-    """The model failed or blew its latency budget; the event falls back to rules, it is never dropped."""
+class ProcessingError(ProcessorError):
+    """A later stage failed on one event (a feature function raised, an output would not encode).
+
+    The event is quarantined with ``stage=processing``; the rest of the batch goes on. (A model
+    failure is not one of these: the event falls back to rules, it is never dropped.)
+    """
 
     stage = "processing"
 

@@ -8,17 +8,18 @@ and the reorder-buffer scripts of every partition. The model is called once per 
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import redis
 
 from processor.config import PipelinesConfig, Settings
 from processor.decide.thresholds import DecisionMaker
-from processor.errors import LateEventError
+from processor.errors import LateEventError, ProcessingError
 from processor.messages import Event, OutputRecord, RawMessage, Rejected, Scored
 from processor.model.features.base import FeatureModule, load_feature_module
 from processor.model.worker import ModelWorker
@@ -167,12 +168,16 @@ class Pipeline:
         history = queued.parse(results)
         clock.lap("state")
 
-        scored = self._score(ready, history, stats)
+        scored = self._score(ready, history, stats, rejected)
         clock.lap("score")
 
         outputs: list[OutputRecord] = []
         for item in scored:
-            outputs.append(self.router.scored(item, now_ms))
+            try:
+                outputs.append(self.router.scored(item, now_ms))
+            except Exception as exc:  # an output that will not encode is quarantined, not retried forever
+                rejected.append(Rejected(item.event.raw, _processing_error("output_encoding", exc, item.event)))
+                continue
             d = item.decision
             stats.outcomes[(item.event.event_type, d.route)] += 1
             stats.decisions[(item.event.event_type, d.decision_source, d.route)] += 1
@@ -187,32 +192,52 @@ class Pipeline:
         clock.lap("route")
         return PreparedBatch(outputs=outputs, changes=changes, stats=stats)
 
-    def _score(self, ready: list[Event], history: list[dict[str, int]], stats: BatchStats) -> list[Scored]:
-        by_type: dict[str, list[int]] = defaultdict(list)
-        for i, event in enumerate(ready):
-            by_type[event.event_type].append(i)
-        out: list[Scored | None] = [None] * len(ready)
-        for event_type, indexes in by_type.items():
-            module = self.modules[event_type]
-            rows = [module.compute(ready[i].record, history[i]) for i in indexes]
-            matrix = np.asarray(rows, dtype=np.float64)
+    def _score(
+        self, ready: list[Event], history: list[dict[str, int]], stats: BatchStats, rejected: list[Rejected]
+    ) -> list[Scored]:
+        """Features per event, one model call per event type, then the decision."""
+        by_type: dict[str, list[tuple[Event, list[float]]]] = defaultdict(list)
+        for event, counts in zip(ready, history, strict=True):
+            module = self.modules[event.event_type]
+            try:
+                row = module.compute(event.record, counts)
+                if len(row) != len(module.FEATURE_NAMES):
+                    raise ValueError(f"{len(row)} features computed, {len(module.FEATURE_NAMES)} declared")
+            except Exception as exc:  # one event's bad features must not stall the partition
+                rejected.append(Rejected(event.raw, _processing_error("feature_error", exc, event)))
+                continue
+            by_type[event.event_type].append((event, row))
+        out: list[Scored] = []
+        for event_type, items in by_type.items():
+            names = self.modules[event_type].FEATURE_NAMES
+            matrix = np.asarray([row for _, row in items], dtype=np.float64)
             result = self.worker.score(event_type, matrix)
             if result.failure is not None:
                 stats.model_failures[(event_type, result.failure)] += 1
-            names = module.FEATURE_NAMES
-            for row_i, (i, row) in enumerate(zip(indexes, rows, strict=True)):
-                score = float(result.scores[row_i]) if result.scores is not None else None
+            for i, (event, row) in enumerate(items):
+                score = float(result.scores[i]) if result.scores is not None else None
                 if score is not None:
                     stats.scores[event_type].append(score)
                 decision = self.decider.decide(event_type, score, result.model_version, result.failure)
-                features = {n: (None if v != v else float(v)) for n, v in zip(names, row, strict=True)}
-                out[i] = Scored(ready[i], decision, features)
-        return [s for s in out if s is not None]
+                features = {n: (None if math.isnan(v) else float(v)) for n, v in zip(names, row, strict=True)}
+                out.append(Scored(event, decision, features))
+        # release order per partition matters downstream (per-entity order): restore it
+        position = {id(e): i for i, e in enumerate(ready)}
+        out.sort(key=lambda s: position[id(s.event)])
+        return out
+
+
+def _processing_error(code: str, exc: Exception, event: Event) -> ProcessingError:
+    return ProcessingError(
+        code,
+        f"{type(exc).__name__}: {exc}"[:500],
+        raw=event.raw,
+        event_type=event.event_type,
+        event_id=event.event_id,
+    )
 
 
 def _late(event: Event) -> Event:
-    from dataclasses import replace
-
     return replace(event, late=True)
 
 

@@ -16,6 +16,7 @@ written through ``state.reorder_store`` before the transaction commits.
 
 from __future__ import annotations
 
+import base64
 import heapq
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,14 +132,16 @@ def _encode_clocks(clocks: dict[str, _Clock]) -> bytes:
     return orjson.dumps({t: [c.max_seen, c.watermark] for t, c in clocks.items()})
 
 
-# A buffered event is stored without its value bytes: it passed validation, so nothing downstream
-# needs them, and Redis memory stays proportional to the record.
+# A buffered event keeps its original key, value and headers (base64), so that if a later stage
+# has to quarantine it after a restart, the quarantine record still forwards the exact bytes.
 def encode_event(event: Event) -> bytes:
     raw = event.raw
     return orjson.dumps(
         {
             "r": event.record,
-            "k": raw.key.decode("utf-8", "replace") if raw.key is not None else None,
+            "k": _b64(raw.key),
+            "v": _b64(raw.value),
+            "h": [[name, _b64(value)] for name, value in raw.headers],
             "ts": raw.timestamp_ms,
             "e": event.encoding,
             "c": event.coercions,
@@ -149,13 +152,13 @@ def encode_event(event: Event) -> bytes:
 def decode_event(topic: str, partition: int, offset: int, payload: bytes) -> Event:
     data: dict[str, Any] = orjson.loads(payload)
     record = data["r"]
-    key = data["k"]
     raw = RawMessage(
         topic=topic,
         partition=partition,
         offset=offset,
-        key=key.encode("utf-8") if key is not None else None,
-        value=None,
+        key=_unb64(data["k"]),
+        value=_unb64(data.get("v")),
+        headers=tuple((name, _unb64(value)) for name, value in data.get("h", ())),
         timestamp_ms=data["ts"],
     )
     return Event(
@@ -170,3 +173,11 @@ def decode_event(topic: str, partition: int, offset: int, payload: bytes) -> Eve
         encoding=data["e"],
         coercions=tuple(data["c"]),
     )
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str | None) -> bytes | None:
+    return None if text is None else base64.b64decode(text)

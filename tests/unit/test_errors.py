@@ -9,9 +9,9 @@ from processor.errors import (
     ConfigError,
     DecodeError,
     LateEventError,
+    ProcessingError,
     ProcessorError,
     SchemaError,
-    ScoringError,
     SemanticError,
     StateError,
 )
@@ -24,7 +24,7 @@ STAGES = {
     SchemaError: "schema",
     SemanticError: "semantic",
     LateEventError: "late",
-    ScoringError: "processing",
+    ProcessingError: "processing",
     StateError: "state",
     ProcessorError: "processing",
 }
@@ -40,7 +40,7 @@ def test_stage_names(cls, stage):
 
 def test_quarantine_stages_are_the_record_stages():
     assert QUARANTINE_STAGES == ("decode", "schema", "semantic", "late", "processing")
-    per_event = {DecodeError, SchemaError, SemanticError, LateEventError, ScoringError}
+    per_event = {DecodeError, SchemaError, SemanticError, LateEventError, ProcessingError}
     assert {cls.stage for cls in per_event} == set(QUARANTINE_STAGES)
     assert ConfigError.stage not in QUARANTINE_STAGES  # config errors stop start-up, never quarantine
 

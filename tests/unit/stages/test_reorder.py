@@ -375,3 +375,11 @@ def test_bounded_disorder_comes_out_sorted_per_entity(seed):
         by_entity[event.entity_id].append(event.sequence or 0)
     for entity, seqs in by_entity.items():
         assert seqs == list(range(len(seqs))), f"seed {seed}: {entity} came out as {seqs}"
+
+
+def test_buffered_events_keep_their_original_bytes_for_a_later_quarantine():
+    event = make_event(7, T0)
+    raw = RawMessage(TOPIC, 0, 7, b"\xff\x00key", b"\xc3\x01\x00binary\xfe", (("trace", b"\x01\x02"), ("empty", None)))
+    event = Event(**{**{s: getattr(event, s) for s in Event.__slots__}, "raw": raw})
+    back = decode_event(TOPIC, 0, 7, encode_event(event)).raw
+    assert (back.key, back.value, back.headers) == (raw.key, raw.value, raw.headers)
