@@ -145,10 +145,12 @@ def hostile_mix(now_ms: int, run: str, schemas: SchemaStore) -> list[Case]:
     coerced["extra_unknown_field"] = "dropped"
     ok(coerced)
     # late: far behind the watermark once the stream has moved on (flag policy for sign-ups,
-    # quarantine policy for documents)
+    # quarantine policy for documents). Watermarks are per partition and type, so each late event
+    # reuses the key of an entity seen earlier: its partition has released that type before.
     late_signup = _signup(950, t0 - 300_000, run)
+    late_signup["entity_id"] = f"{run}-user-2"
     ok(late_signup, expect="late_decided")
-    late_doc = _document(960, t0 - 300_000, run, 99, 1)
+    late_doc = _document(960, t0 - 300_000, run, 0, 99)
     bad(late_doc, "late", "behind_watermark", key=late_doc["entity_id"].encode())
     # decode failures
     bad(None, "decode", "tombstone")
