@@ -64,9 +64,11 @@ class RunSummary:
 
     def add(self, stats: BatchStats) -> None:
         now = time.monotonic()
-        if stats.inputs and self.first_input is None:
-            self.first_input = now
-        self.last_output = now
+        if stats.inputs:
+            # throughput spans the batches that consumed input, not the idle flush at the end
+            if self.first_input is None:
+                self.first_input = now
+            self.last_output = now
         self.inputs += stats.inputs
         for (event_type, outcome), n in stats.outcomes.items():
             self.outcomes[outcome] += n

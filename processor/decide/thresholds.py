@@ -27,27 +27,20 @@ class DecisionMaker:
                 review_reason=f"fallback:{failure or 'no_model'}" if fb.route == "review" else None,
             )
         band = next(b for b in self._bands[event_type] if score >= b.min_score)
-        confidence = max(score, 1.0 - score)
         review = policy.review_band
-        if review is not None and review.low <= score < review.high:
-            return Decision(
-                decision=band.decision,
-                category=band.category,
-                score=score,
-                confidence=confidence,
-                decision_source="model",
-                model_version=model_version,
-                route="review",
-                reason=f"score {score:.3f} in review band [{review.low}, {review.high})",
-                review_reason="confidence_band",
-            )
+        in_band = review is not None and review.low <= score < review.high
         return Decision(
             decision=band.decision,
             category=band.category,
             score=score,
-            confidence=confidence,
+            confidence=max(score, 1.0 - score),
             decision_source="model",
             model_version=model_version,
-            route="scored",
-            reason=f"score {score:.3f} >= {band.min_score}",
+            route="review" if in_band else "scored",
+            reason=(
+                f"score {score:.3f} in review band [{review.low}, {review.high})"
+                if in_band and review is not None
+                else f"score {score:.3f} >= {band.min_score}"
+            ),
+            review_reason="confidence_band" if in_band else None,
         )

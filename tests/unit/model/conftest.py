@@ -1,5 +1,5 @@
-"""Shared fixtures for the model tests: hand-built records with every schema field, and a
-synthetic ``user_signed_up`` stream whose label is learnable but not trivially so."""
+"""Shared fixtures for the model tests: a synthetic ``user_signed_up`` stream whose label is
+learnable but not trivially so. The hand-built sample records come from ``tests/conftest.py``."""
 
 from __future__ import annotations
 
@@ -11,97 +11,9 @@ from typing import Any
 
 import pytest
 
-from processor.config import PROJECT_ROOT, PipelinesConfig, Settings, load_pipelines, load_settings
+from helpers.records import HOUR, T0
+from processor.config import Settings, load_settings
 
-T0 = 1_717_200_000_000  # 2024-06-01T00:00:00Z
-HOUR = 3_600_000
-
-
-@pytest.fixture
-def signup_record() -> dict[str, Any]:
-    """A validated v2 sign-up (every field of schemas/input/user_signed_up.v2.avsc)."""
-    return {
-        "event_id": "su-1",
-        "event_type": "user_signed_up",
-        "schema_version": 2,
-        "occurred_at": T0 + 13 * HOUR + 5,
-        "entity_id": "user-1",
-        "sequence": None,
-        "source": "web",
-        "email": "john.doe1984@mailinator.com",
-        "country": "DE",
-        "ip_address": "203.0.113.7",
-        "ip_country": "NL",
-        "device_type": "desktop",
-        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/120.0",
-        "plan": "pro",
-        "marketing_source": "tiktok",
-        "age_years": 34,
-        "signup_duration_ms": 1500,
-        "email_verified": False,
-        "referral_code": "FRIEND10",
-    }
-
-
-@pytest.fixture
-def jira_record() -> dict[str, Any]:
-    """A validated ticket (every field of schemas/input/jira_ticket_created.v1.avsc)."""
-    return {
-        "event_id": "jira-1",
-        "event_type": "jira_ticket_created",
-        "schema_version": 1,
-        "occurred_at": T0,
-        "entity_id": "HADOOP-1",
-        "sequence": None,
-        "source": "jira",
-        "issue_id": "13404344",
-        "issue_key": "HADOOP-1",
-        "project_key": "HADOOP",
-        "issue_type": "Bug",
-        "priority": "Major",
-        "summary": "NPE in FSDownload.verify() when the test is flaky?",
-        "description": (
-            "Seen on 3.3.1:\n{code}\njava.lang.NullPointerException\n\tat org.apache.hadoop.yarn.util.FSDownload"
-            ".verify(FSDownload.java:255)\nCaused by: x\n{code}\nSee https://example.org/x"
-        ),
-        "reporter": "alice",
-        "components": ["yarn"],
-        "affects_versions": ["3.3.1", "3.4.0"],
-        "labels": [],
-        "status": "Open",
-        "created": T0,
-        "webhook_event": "jira:issue_created",
-    }
-
-
-@pytest.fixture
-def document_record() -> dict[str, Any]:
-    """A validated upload (every field of schemas/input/document_uploaded.v1.avsc)."""
-    return {
-        "event_id": "doc-1",
-        "event_type": "document_uploaded",
-        "schema_version": 1,
-        "occurred_at": T0,
-        "entity_id": "doc-1",
-        "sequence": 3,
-        "source": "gateway",
-        "document_id": "d" * 16,
-        "uploader_id": "u-42",
-        "file_name": "invoice.pdf.exe",
-        "mime_type": "application/pdf",
-        "detected_mime_type": "application/x-dosexec",
-        "size_bytes": 120_000,
-        "page_count": 2,
-        "sha256": "a" * 64,
-        "upload_status": "ok",
-        "status_reason": None,
-        "storage_uri": "s3://bucket/doc-1",
-    }
-
-
-@pytest.fixture
-def pipelines() -> PipelinesConfig:
-    return load_pipelines(PROJECT_ROOT / "config" / "pipelines.yaml")
 
 
 @pytest.fixture

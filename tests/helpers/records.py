@@ -1,0 +1,57 @@
+"""Plain helpers behind the sample records of ``tests/conftest.py`` and a minimal test-only event type.
+
+Test modules cannot import a conftest (importlib import mode), so what they share besides
+fixtures lives here: ``from helpers.records import T0``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+T0 = 1_717_200_000_000  # 2024-06-01T00:00:00Z: when every sample record happens
+HOUR = 3_600_000
+
+
+def envelope(
+    event_type: str,
+    event_id: str,
+    entity_id: str,
+    *,
+    schema_version: int,
+    source: str,
+    sequence: int | None = None,
+    occurred_at: int = T0,
+) -> dict[str, Any]:
+    """The envelope fields every input schema starts with, in schema order."""
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "schema_version": schema_version,
+        "occurred_at": occurred_at,
+        "entity_id": entity_id,
+        "sequence": sequence,
+        "source": source,
+    }
+
+
+#: The fields of ``sensor_read`` v1, a tiny type whose event time is a plain long (no logical types).
+SENSOR_FIELDS: tuple[dict[str, Any], ...] = (
+    {"name": "event_id", "type": "string"},
+    {"name": "event_type", "type": "string"},
+    {"name": "schema_version", "type": ["null", "int"], "default": None},
+    {"name": "occurred_at", "type": "long"},
+    {"name": "entity_id", "type": "string"},
+    {"name": "value", "type": "double"},
+)
+
+
+def write_sensor_schema(root: Path, version: int, extra_fields: Iterable[dict[str, Any]] = ()) -> Path:
+    """``<root>/input/sensor_read.v<version>.avsc``: ``SENSOR_FIELDS`` plus ``extra_fields``."""
+    schema = {"type": "record", "name": "SensorRead", "fields": [*SENSOR_FIELDS, *extra_fields]}
+    path = root / "input" / f"sensor_read.v{version}.avsc"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(schema))
+    return path
