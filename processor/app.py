@@ -26,9 +26,11 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from processor.checkpointing.metadata import CommitMetadata
 from processor.config import PipelinesConfig, Settings
+from processor.errors import ProcessingError
 from processor.kafka.clients import make_consumer, make_transactional_producer
 from processor.kafka.records import to_raw
-from processor.messages import RawMessage, Scored
+from processor.messages import RawMessage, Rejected, Scored
+from processor.monitoring.http import Health
 from processor.monitoring.metrics import Metrics
 from processor.pipeline import BatchStats, Pipeline, PreparedBatch
 from processor.serializers.schemas import SchemaStore
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 _TXN_TIMEOUT_S = 30.0
 _MAX_REDIS_BACKOFF_S = 10.0
 _UNASSIGNED_GRACE_S = 60.0
+_IDLE_PING_S = 5.0
 
 
 @dataclass(slots=True)
@@ -89,6 +92,10 @@ class RunSummary:
         return self.inputs / (self.last_output - self.first_input)
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 class Processor:
     def __init__(
         self,
@@ -106,9 +113,12 @@ class Processor:
         self.pipeline = Pipeline(settings, pipelines, self.schemas, self.client)
         self.topic = settings.topics.raw
         self.summary = RunSummary()
+        self.health = Health()
+        self.health.set_not_ready("kafka", "starting: transactions not initialised yet")
         self._buffers: dict[int, PartitionBuffer] = {}
         self._positions: dict[int, int] = {}  # next offset to commit, per assigned partition
         self._stopping = False
+        self._isolating = 0  # messages still to process one by one after a batch raised
         self._consumer: Consumer | None = None
         self._producer: Any = None
 
@@ -134,13 +144,19 @@ class Processor:
             [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
         )
         self.metrics.healthy.set(1)
+        self.health.set_ready("kafka")
         for event_type, version in self.pipeline.worker.versions.items():
             self.metrics.model_info.labels(event_type, version).set(1)
         last_input = time.monotonic()
         unassigned_since: float | None = None
+        last_ping = last_input
         try:
             while not self._stopping:
-                messages = self._consumer.consume(p.batch_size, p.batch_timeout_ms / 1000)
+                self.health.beat()
+                # while isolating a poison event, read one message at a time
+                size = 1 if self._isolating > 0 else p.batch_size
+                messages = self._consumer.consume(size, p.batch_timeout_ms / 1000)
+                self._isolating = max(0, self._isolating - len(messages))
                 raws = self._raws(messages)
                 now = time.monotonic()
                 if raws:
@@ -156,6 +172,13 @@ class Processor:
                 idle_exit = max_idle_s is not None and not raws and now - last_input >= max_idle_s
                 if raws or self._holding() or idle_exit:
                     self._batch(raws, flush=idle_exit)
+                elif now - last_ping >= _IDLE_PING_S:
+                    # with no input, Redis is not touched: check it, so readiness tells the truth
+                    last_ping = now
+                    try:
+                        self.client.ping()
+                    except redis.RedisError as exc:
+                        self._redis_outage(exc)
                 if idle_exit:
                     log.info("no input for %.1f s: exiting", max_idle_s)
                     break
@@ -201,6 +224,11 @@ class Processor:
         except redis.RedisError as exc:
             self._redis_outage(exc)
             return
+        except Exception as exc:  # a bug in some stage: isolate the event that triggers it
+            if not raws:
+                raise
+            self._poison(raws, exc)
+            return
         touched = {r.partition for r in raws} | {c.partition for c in prepared.changes}
         if not touched:
             return
@@ -213,6 +241,33 @@ class Processor:
             return
         for change in prepared.changes:
             self._buffers[change.partition].generation = change.new_generation
+        self._account(prepared)
+
+    def _poison(self, raws: list[RawMessage], exc: Exception) -> None:
+        """A stage raised something unexpected. Undo the batch; redo it one message at a time, and
+        quarantine (``stage=processing``) the single message that still raises on its own."""
+        self._rewind()
+        if len(raws) > 1:
+            log.warning("batch of %d raised %s: redoing it one message at a time", len(raws), type(exc).__name__)
+            self._isolating = len(raws)
+            return
+        raw = raws[0]
+        log.error("poison event at %s:%d:%d quarantined", raw.topic, raw.partition, raw.offset, exc_info=exc)
+        error = ProcessingError("unhandled_exception", f"{type(exc).__name__}: {exc}"[:1000], raw=raw)
+        stats = BatchStats(inputs=1)
+        stats.quarantined[(error.stage, error.code)] += 1
+        stats.outcomes[("unknown", "quarantined")] += 1
+        prepared = PreparedBatch(
+            outputs=[self.pipeline.router.quarantined(Rejected(raw, error), _now_ms())], changes=[], stats=stats
+        )
+        self._positions[raw.partition] = raw.offset + 1
+        try:
+            self._commit(prepared, {raw.partition})
+        except KafkaException as commit_exc:
+            self._on_commit_failure(commit_exc)
+            return
+        assert self._consumer is not None
+        self._consumer.seek(TopicPartition(self.topic, raw.partition, raw.offset + 1))  # _rewind went back to it
         self._account(prepared)
 
     def _commit(self, prepared: PreparedBatch, touched: set[int]) -> None:
@@ -311,14 +366,18 @@ class Processor:
     def _redis_outage(self, exc: redis.RedisError) -> None:
         """Redis failed mid-batch: nothing was committed. Wait for it, then redo from the commit."""
         self.metrics.healthy.set(0)
+        self.health.set_not_ready("redis", f"unreachable: {exc}")
         backoff = 0.5
         while not self._stopping:
+            self.health.beat()  # waiting for Redis is the loop doing its job, not a stall
             log.warning("Redis unavailable (%s); retrying in %.1f s", exc, backoff)
             time.sleep(backoff)
             try:
                 self.client.ping()
                 self._rewind()
                 self.metrics.healthy.set(1)
+                self.health.set_ready("redis")
+                log.info("Redis is back: resumed from the last commit")
                 return
             except redis.RedisError as again:
                 exc = again

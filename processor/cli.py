@@ -24,7 +24,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     pipelines = load_pipelines(settings.pipelines_file)
     processor = Processor(settings, pipelines)
     if settings.metrics.enabled:
-        processor.metrics.serve(settings.metrics.host, settings.metrics.port)
+        from processor.monitoring.http import serve
+
+        serve(processor.metrics.registry, processor.health, settings.metrics.host, settings.metrics.port)
     processor.install_signal_handlers()
     summary = processor.run(max_idle_s=args.max_idle)
     logging.getLogger("processor").info(

@@ -79,6 +79,19 @@ class ProcessingError(ProcessorError):
     stage = "processing"
 
 
+def unexpected(
+    exc: Exception, raw: RawMessage | None, event_type: str | None = None, event_id: str | None = None
+) -> ProcessingError:
+    """An exception no stage meant to raise, as a quarantinable error naming its type."""
+    return ProcessingError(
+        "unhandled_exception",
+        f"{type(exc).__name__}: {exc}"[:1000],
+        raw=raw,
+        event_type=event_type,
+        event_id=event_id,
+    )
+
+
 class StateError(ProcessorError):
     """Redis state is unreachable or inconsistent with the committed Kafka state."""
 

@@ -19,7 +19,7 @@ import redis
 
 from processor.config import PipelinesConfig, Settings
 from processor.decide.thresholds import DecisionMaker
-from processor.errors import LateEventError, ProcessingError
+from processor.errors import LateEventError, ProcessingError, unexpected
 from processor.messages import Event, OutputRecord, RawMessage, Rejected, Scored
 from processor.model.features.base import FeatureModule, load_feature_module
 from processor.model.worker import ModelWorker
@@ -228,13 +228,9 @@ class Pipeline:
 
 
 def _processing_error(code: str, exc: Exception, event: Event) -> ProcessingError:
-    return ProcessingError(
-        code,
-        f"{type(exc).__name__}: {exc}"[:500],
-        raw=event.raw,
-        event_type=event.event_type,
-        event_id=event.event_id,
-    )
+    error = unexpected(exc, event.raw, event.event_type, event.event_id)
+    error.code = code
+    return error
 
 
 def _late(event: Event) -> Event:

@@ -16,7 +16,7 @@ import fastavro
 import orjson
 
 from processor.config import PipelinesConfig, ProcessingSettings
-from processor.errors import DecodeError, ProcessorError, SchemaError
+from processor.errors import DecodeError, ProcessorError, SchemaError, unexpected
 from processor.messages import Event, RawMessage, Rejected
 from processor.serializers.avro import CONFLUENT_MAGIC, HEADER_SIZE, SINGLE_OBJECT_MAGIC
 from processor.serializers.schemas import SchemaStore
@@ -42,6 +42,8 @@ class Decoder:
             except ProcessorError as exc:
                 exc.raw = raw
                 rejected.append(Rejected(raw, exc))
+            except Exception as exc:  # a decoder bug must cost one event, not the partition
+                rejected.append(Rejected(raw, unexpected(exc, raw)))
         return events, rejected
 
     def decode(self, raw: RawMessage) -> Event:

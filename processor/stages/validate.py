@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from processor.config import EventTypeConfig, FieldCheck, PipelinesConfig, ProcessingSettings
-from processor.errors import ProcessorError, SchemaError, SemanticError
+from processor.errors import ProcessorError, SchemaError, SemanticError, unexpected
 from processor.messages import Event, Rejected
 from processor.serializers.schemas import InputSchema, SchemaStore
 
@@ -48,6 +48,8 @@ class Validator:
                 exc.event_type = event.event_type
                 exc.event_id = event.event_id
                 rejected.append(Rejected(event.raw, exc))
+            except Exception as exc:  # a validator bug must cost one event, not the partition
+                rejected.append(Rejected(event.raw, unexpected(exc, event.raw, event.event_type, event.event_id)))
         return ok, rejected
 
     def validate(self, event: Event, now_ms: int) -> Event:

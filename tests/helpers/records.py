@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from processor.config import PipelinesConfig
+
 T0 = 1_717_200_000_000  # 2024-06-01T00:00:00Z: when every sample record happens
 HOUR = 3_600_000
 
@@ -55,3 +57,14 @@ def write_sensor_schema(root: Path, version: int, extra_fields: Iterable[dict[st
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(schema))
     return path
+
+
+def sensor_pipelines(**config: Any) -> PipelinesConfig:
+    """A pipeline file with ``sensor_read`` only: one decision band, plus ``config`` (validation, checks)."""
+    decision = {"bands": [{"min_score": 0.0, "decision": "ok"}]}
+    return PipelinesConfig.model_validate({"event_types": {"sensor_read": {**config, "decision": decision}}})
+
+
+def sensor_record(**fields: Any) -> dict[str, Any]:
+    """A ``sensor_read`` record at ``T0``; ``fields`` add to or replace its defaults."""
+    return {"event_id": "s-1", "event_type": "sensor_read", "occurred_at": T0, "entity_id": "dev-1", **fields}

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 import redis
-from helpers.kafka import settings_env
 
+from helpers.kafka import settings_env
 from processor.config import PROJECT_ROOT, Settings, load_settings
 from processor.kafka.admin import create_topics
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from helpers.kafka import produce, wait_for
-
 from processor.audit import audit, read_topic
 from processor.config import Settings
 from processor.simulate import FaultMix, simulate

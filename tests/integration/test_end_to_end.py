@@ -11,7 +11,6 @@ from typing import Any
 
 from helpers.hostile import hostile_mix
 from helpers.kafka import produce, wait_for
-
 from processor.audit import audit, read_topic
 from processor.config import Settings
 from processor.serializers.outputs import decode_json_output

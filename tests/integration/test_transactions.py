@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
-from helpers.kafka import produce
 
+from helpers.kafka import produce
 from processor.app import Processor
 from processor.audit import audit
 from processor.config import Settings, load_pipelines
+from processor.messages import Event
 from processor.simulate import FaultMix, simulate
+from processor.stages.reorder import PartitionBuffer
 
 
 class _FailingCommits(Processor):
@@ -61,3 +63,27 @@ def test_failed_commits_are_redone_exactly_once(
     # the run's own totals count each input once, despite the redone batches
     assert summary.inputs == len(messages)
     assert summary.duplicates == report.duplicates_dropped
+
+
+def test_a_poison_event_is_isolated_and_quarantined_and_the_rest_proceeds(
+    topic_factory: Callable[..., Settings], trained_models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = topic_factory(models_dir=trained_models, processing={"batch_size": 200})
+    messages = simulate(1_000, seed=4, faults=FaultMix.none(), span_s=120.0)
+    produce(settings, [(m.key, m.value) for m in messages])
+    poison_id = messages[600].event_id
+    real_admit = PartitionBuffer.admit
+
+    def admit(self: PartitionBuffer, event: Event, now: float) -> bool:
+        if event.event_id == poison_id:  # a bug only this event triggers, in a stage with no guard
+            raise TypeError("unsupported operand for this event")
+        return real_admit(self, event, now)
+
+    monkeypatch.setattr(PartitionBuffer, "admit", admit)
+    summary = Processor(settings, load_pipelines(settings.pipelines_file)).run(max_idle_s=4)
+
+    report = audit(settings)
+    assert report.identity_holds, report.problems()
+    assert report.quarantine_by_reason == {("processing", "unhandled_exception"): 1}
+    assert summary.quarantined == {("processing", "unhandled_exception"): 1}
+    assert report.inputs == len(messages)

@@ -15,7 +15,6 @@ from helpers.records import HOUR, T0
 from processor.config import Settings, load_settings
 
 
-
 @pytest.fixture
 def settings_for(tmp_path: Path) -> Callable[[], Settings]:
     def make() -> Settings:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from helpers.records import HOUR, T0
 from processor.config import PROJECT_ROOT
 from processor.model.features import HistoryCounter, load_feature_module
 from processor.serializers.schemas import SchemaStore
@@ -36,7 +37,7 @@ def test_module_contract(name: str) -> None:
     assert {c.key_field for c in module.HISTORY} <= set(schema.fields)
 
 
-@pytest.mark.parametrize("fixture", ["signup_record", "jira_record", "document_record"])
+@pytest.mark.parametrize("fixture", ["signup", "jira", "document"])
 def test_sample_records_have_every_schema_field(fixture: str, request: pytest.FixtureRequest) -> None:
     record = request.getfixturevalue(fixture)
     schema = SchemaStore(PROJECT_ROOT / "schemas").latest(record["event_type"])
@@ -46,9 +47,9 @@ def test_sample_records_have_every_schema_field(fixture: str, request: pytest.Fi
 @pytest.mark.parametrize(
     ("name", "fixture"),
     [
-        ("user_signed_up", "signup_record"),
-        ("jira_ticket_created", "jira_record"),
-        ("document_uploaded", "document_record"),
+        ("user_signed_up", "signup"),
+        ("jira_ticket_created", "jira"),
+        ("document_uploaded", "document"),
     ],
 )
 def test_vectors_on_full_and_sparse_records(name: str, fixture: str, request: pytest.FixtureRequest) -> None:
@@ -63,15 +64,16 @@ def test_vectors_on_full_and_sparse_records(name: str, fixture: str, request: py
     _vector(name, {"occurred_at": record["occurred_at"]})
 
 
-def test_compute_is_deterministic(signup_record: dict[str, Any]) -> None:
+def test_compute_is_deterministic(signup: dict[str, Any]) -> None:
     module = load_feature_module("user_signed_up")
-    first = module.compute(signup_record, {"signups_same_ip_1h": 2})
-    second = module.compute(dict(signup_record), {"signups_same_ip_1h": 2})
+    first = module.compute(signup, {"signups_same_ip_1h": 2})
+    second = module.compute(dict(signup), {"signups_same_ip_1h": 2})
     assert [repr(v) for v in first] == [repr(v) for v in second]
 
 
-def test_user_signed_up_values(signup_record: dict[str, Any]) -> None:
-    f = _vector("user_signed_up", signup_record, {"signups_same_ip_1h": 3, "signups_same_ip_24h": 7})
+def test_user_signed_up_values(signup: dict[str, Any]) -> None:
+    signup["occurred_at"] = T0 + 13 * HOUR + 5  # 13:00 UTC
+    f = _vector("user_signed_up", signup, {"signups_same_ip_1h": 3, "signups_same_ip_24h": 7})
     assert f["email_disposable_domain"] == 1.0
     assert f["email_free_provider"] == 0.0
     assert f["email_local_length"] == len("john.doe1984")
@@ -88,17 +90,17 @@ def test_user_signed_up_values(signup_record: dict[str, Any]) -> None:
     assert f["hour_of_day_utc"] == 13.0
     assert (f["signups_same_ip_1h"], f["signups_same_ip_24h"], f["signups_same_country_1h"]) == (3.0, 7.0, 0.0)
 
-    other = dict(signup_record, email="Ann@sub.Mailinator.com", ip_country=None, marketing_source=None)
+    other = dict(signup, email="Ann@sub.Mailinator.com", ip_country=None, marketing_source=None)
     g = _vector("user_signed_up", other)
     assert g["email_disposable_domain"] == 1.0  # subdomains of a throwaway provider count
     assert math.isnan(g["ip_country_mismatch"])
     assert math.isnan(g["marketing_source_code"])
-    h = _vector("user_signed_up", dict(signup_record, email="ann@gmail.com", user_agent="Mozilla/5.0 Safari"))
+    h = _vector("user_signed_up", dict(signup, email="ann@gmail.com", user_agent="Mozilla/5.0 Safari"))
     assert (h["email_disposable_domain"], h["email_free_provider"], h["user_agent_automation"]) == (0.0, 1.0, 0.0)
 
 
-def test_jira_values(jira_record: dict[str, Any]) -> None:
-    f = _vector("jira_ticket_created", jira_record, {"tickets_same_reporter_30d": 4})
+def test_jira_values(jira: dict[str, Any]) -> None:
+    f = _vector("jira_ticket_created", jira, {"tickets_same_reporter_30d": 4})
     assert f["summary_question_marks"] == 1.0
     assert f["description_missing"] == 0.0
     assert f["has_stack_trace"] == 1.0
@@ -110,7 +112,7 @@ def test_jira_values(jira_record: dict[str, Any]) -> None:
     assert (f["kw_npe"], f["kw_flaky"], f["kw_test"], f["kw_typo"], f["kw_cve"]) == (1.0, 1.0, 1.0, 0.0, 0.0)
     assert f["tickets_same_reporter_30d"] == 4.0
 
-    bare = dict(jira_record, summary="Typo in docs", description=None, affects_versions=[], priority="Trivial")
+    bare = dict(jira, summary="Typo in docs", description=None, affects_versions=[], priority="Trivial")
     g = _vector("jira_ticket_created", bare)
     assert g["description_missing"] == 1.0
     assert math.isnan(g["log_description_length"])
@@ -119,19 +121,19 @@ def test_jira_values(jira_record: dict[str, Any]) -> None:
     assert g["priority_code"] == 4.0
 
 
-def test_jira_patterns_stay_fast_on_hostile_text(jira_record: dict[str, Any]) -> None:
+def test_jira_patterns_stay_fast_on_hostile_text(jira: dict[str, Any]) -> None:
     """Descriptions reach 200,000 characters: no pattern may go quadratic on them."""
     import time
 
     module = load_feature_module("jira_ticket_created")
     for body in ("a" * 200_000, " \n" * 100_000, "at " * 66_000, "x(" * 100_000):
         started = time.perf_counter()
-        module.compute(dict(jira_record, summary="s" * 1000, description=body), {})
+        module.compute(dict(jira, summary="s" * 1000, description=body), {})
         assert time.perf_counter() - started < 0.5
 
 
-def test_document_values(document_record: dict[str, Any]) -> None:
-    f = _vector("document_uploaded", document_record, {"uploads_same_sha256_24h": 5})
+def test_document_values(document: dict[str, Any]) -> None:
+    f = _vector("document_uploaded", document, {"uploads_same_sha256_24h": 5})
     assert f["log_size_bytes"] == pytest.approx(math.log1p(120_000))
     assert f["page_count"] == 2.0
     assert f["log_bytes_per_page"] == pytest.approx(math.log1p(60_000))
@@ -145,7 +147,7 @@ def test_document_values(document_record: dict[str, Any]) -> None:
     assert f["uploads_same_sha256_24h"] == 5.0
 
     clean = dict(
-        document_record,
+        document,
         file_name="r\u00e9sum\u00e9.pdf",
         detected_mime_type="application/pdf",
         mime_type="application/pdf; charset=binary",
@@ -163,10 +165,8 @@ def test_document_values(document_record: dict[str, Any]) -> None:
     assert g["upload_status_code"] == 2.0
     assert math.isnan(g["page_count"]) and math.isnan(g["log_bytes_per_page"])
 
-    spoof = _vector(
-        "document_uploaded", dict(document_record, file_name="invoice\u202efdp.exe", detected_mime_type=None)
-    )
+    spoof = _vector("document_uploaded", dict(document, file_name="invoice\u202efdp.exe", detected_mime_type=None))
     assert spoof["file_name_bidi_control"] == 1.0
     assert spoof["detected_mime_missing"] == 1.0 and math.isnan(spoof["mime_mismatch"])
-    archive = _vector("document_uploaded", dict(document_record, file_name="logs.tar.gz"))
+    archive = _vector("document_uploaded", dict(document, file_name="logs.tar.gz"))
     assert archive["double_extension"] == 0.0

@@ -12,7 +12,8 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from processor.config import PipelinesConfig, Settings
+from helpers.records import T0
+from processor.config import PipelinesConfig, Settings, load_settings
 from processor.errors import ConfigError
 from processor.model.artifact import latest_artifact
 from processor.model.features import load_feature_module
@@ -21,37 +22,45 @@ from processor.model.training import MIN_LABELLED_ROWS, TrainingResult, format_r
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 Signups = Callable[..., list[dict[str, Any]]]
 Jsonl = Callable[..., Path]
-T0 = 1_717_200_000_000  # 2024-06-01T00:00:00Z, where the synthetic stream starts
+Train = Callable[..., TrainingResult]
 
 
-def _train(settings: Settings, pipelines: PipelinesConfig, events: Path, **kwargs: Any) -> TrainingResult:
-    options: dict[str, Any] = {"labels_path": None, "now": NOW}
-    options.update(kwargs)
-    return train_model(
-        event_type="user_signed_up", events_path=events, settings=settings, pipelines=pipelines, **options
-    )
+@pytest.fixture
+def write_events(tmp_path: Path, jsonl: Jsonl) -> Jsonl:
+    """``write_events(items, extra_lines=())``: ``tmp_path/events.jsonl``."""
+
+    def write(items: list[dict[str, Any]], extra_lines: tuple[str, ...] = ()) -> Path:
+        return jsonl(tmp_path / "events.jsonl", items, extra_lines=extra_lines)
+
+    return write
+
+
+@pytest.fixture
+def train(settings_for: Callable[[], Settings], pipelines: PipelinesConfig) -> Train:
+    """``train(events, settings=None, **options)``: a ``user_signed_up`` model trained at ``NOW``,
+    without a labels file, stored under ``tmp_path/models`` unless ``settings`` say otherwise."""
+
+    def run(events: Path, settings: Settings | None = None, **kwargs: Any) -> TrainingResult:
+        options: dict[str, Any] = {"event_type": "user_signed_up", "labels_path": None, "now": NOW}
+        options.update(kwargs)
+        return train_model(events_path=events, settings=settings or settings_for(), pipelines=pipelines, **options)
+
+    return run
 
 
 def test_trains_a_loadable_artifact(
-    tmp_path: Path,
-    settings_for: Callable[[], Settings],
-    pipelines: PipelinesConfig,
-    make_signups: Signups,
-    jsonl: Jsonl,
-    jira_record: dict[str, Any],
+    settings_for: Callable[[], Settings], train: Train, write_events: Jsonl, make_signups: Signups, jira: dict[str, Any]
 ) -> None:
     events = make_signups(400)
     unlabelled = dict(events[5], event_id="su-unlabelled", occurred_at=events[5]["occurred_at"] + 1)
     del unlabelled["label"]
     too_young = dict(events[6], event_id="su-young", age_years=5)  # semantic check: age 13..120
     no_email = {k: v for k, v in events[7].items() if k != "email"} | {"event_id": "su-no-email"}
-    path = jsonl(
-        tmp_path / "events.jsonl",
-        [*events, unlabelled, too_young, no_email, dict(events[0]), jira_record],
-        extra_lines=("{not json", "", "[1, 2]"),
+    path = write_events(
+        [*events, unlabelled, too_young, no_email, dict(events[0]), jira], extra_lines=("{not json", "", "[1, 2]")
     )
     settings = settings_for()
-    result = _train(settings, pipelines, path)
+    result = train(path, settings)
 
     d = result.data
     assert d.lines == 408  # 400 + 5 records + 3 raw lines (one blank)
@@ -104,74 +113,51 @@ def test_trains_a_loadable_artifact(
     assert ref.version in summary and "roc_auc" in summary and "baseline" in summary
 
 
-def test_is_deterministic(tmp_path: Path, pipelines: PipelinesConfig, make_signups: Signups, jsonl: Jsonl) -> None:
-    from processor.config import load_settings
-
-    path = jsonl(tmp_path / "events.jsonl", make_signups(300, seed=5))
-    first = _train(load_settings(models={"dir": tmp_path / "a"}), pipelines, path)
-    second = _train(load_settings(models={"dir": tmp_path / "b"}), pipelines, path)
+def test_is_deterministic(tmp_path: Path, train: Train, write_events: Jsonl, make_signups: Signups) -> None:
+    path = write_events(make_signups(300, seed=5))
+    first = train(path, load_settings(models={"dir": tmp_path / "a"}))
+    second = train(path, load_settings(models={"dir": tmp_path / "b"}))
     assert first.artifact.version == second.artifact.version
     assert first.artifact.model_path.read_text() == second.artifact.model_path.read_text()
     assert first.metrics == second.metrics
 
 
 def test_labels_file_wins_over_inline_labels(
-    tmp_path: Path,
-    settings_for: Callable[[], Settings],
-    pipelines: PipelinesConfig,
-    make_signups: Signups,
-    jsonl: Jsonl,
+    tmp_path: Path, train: Train, write_events: Jsonl, jsonl: Jsonl, make_signups: Signups
 ) -> None:
     events = make_signups(300, seed=2)
-    path = jsonl(tmp_path / "events.jsonl", events)
+    path = write_events(events)
     # Only the first 200 events get labels (flipped, to prove the file is what counts); later lines win.
     labels = [{"event_id": e["event_id"], "label": "wrong", "reviewer": "x"} for e in events[:200]]
     labels += [
         {"event_id": e["event_id"], "label": "legit" if e["label"] == "fraud" else "fraud"} for e in events[:200]
     ]
     labels_path = jsonl(tmp_path / "labels.jsonl", labels, extra_lines=("garbage", '{"event_id": "x"}'))
-    result = _train(settings_for(), pipelines, path, labels_path=labels_path)
+    result = train(path, labels_path=labels_path)
     assert result.data.labelled == 200
     assert result.data.labels_invalid == 2
     assert result.data.positives == sum(e["label"] == "legit" for e in events[:200])
     assert result.artifact.metadata()["data"]["labels_file"] == "labels.jsonl"
 
 
-def test_refuses_too_few_labels(
-    tmp_path: Path,
-    settings_for: Callable[[], Settings],
-    pipelines: PipelinesConfig,
-    make_signups: Signups,
-    jsonl: Jsonl,
-) -> None:
-    path = jsonl(tmp_path / "events.jsonl", make_signups(MIN_LABELLED_ROWS - 1))
+def test_refuses_too_few_labels(train: Train, write_events: Jsonl, make_signups: Signups) -> None:
+    path = write_events(make_signups(MIN_LABELLED_ROWS - 1))
     with pytest.raises(ConfigError) as info:
-        _train(settings_for(), pipelines, path)
+        train(path)
     assert info.value.code == "too_few_labels"
 
 
-def test_refuses_one_class(
-    tmp_path: Path,
-    settings_for: Callable[[], Settings],
-    pipelines: PipelinesConfig,
-    make_signups: Signups,
-    jsonl: Jsonl,
-) -> None:
+def test_refuses_one_class(tmp_path: Path, train: Train, write_events: Jsonl, make_signups: Signups) -> None:
     events = [dict(e, label="legit") for e in make_signups(200)]
-    path = jsonl(tmp_path / "events.jsonl", events)
+    path = write_events(events)
     with pytest.raises(ConfigError) as info:
-        _train(settings_for(), pipelines, path)
+        train(path)
     assert info.value.code == "one_class_only"
     assert not (tmp_path / "models").exists()  # nothing written when refusing
 
 
 def test_history_counts_only_the_past(
-    tmp_path: Path,
-    settings_for: Callable[[], Settings],
-    pipelines: PipelinesConfig,
-    make_signups: Signups,
-    jsonl: Jsonl,
-    monkeypatch: pytest.MonkeyPatch,
+    train: Train, write_events: Jsonl, make_signups: Signups, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A burst from one IP, written newest first: each event counts only the earlier ones, in event time."""
     module = load_feature_module("user_signed_up")
@@ -189,8 +175,8 @@ def test_history_counts_only_the_past(
         for i in range(5)
     ]
     unlabelled = {k: v for k, v in burst[0].items() if k != "label"} | {"event_id": "burst-x", "occurred_at": T0 - 1}
-    path = jsonl(tmp_path / "events.jsonl", [*reversed(burst), unlabelled, *events])
-    _train(settings_for(), pipelines, path)
+    path = write_events([*reversed(burst), unlabelled, *events])
+    train(path)
     # 20 minutes apart: the 1 h window holds at most the 2 previous ones (t - 60 min is inclusive: 3),
     # the 24 h window all previous ones plus the unlabelled event just before the burst.
     assert [seen[f"burst-{i}"]["signups_same_ip_1h"] for i in range(5)] == [1, 2, 3, 3, 3]
@@ -198,27 +184,15 @@ def test_history_counts_only_the_past(
     assert "burst-x" not in seen  # unlabelled: fed to history, not featurized
 
 
-def test_unknown_event_type(
-    tmp_path: Path,
-    settings_for: Callable[[], Settings],
-    pipelines: PipelinesConfig,
-    make_signups: Signups,
-    jsonl: Jsonl,
-) -> None:
-    path = jsonl(tmp_path / "events.jsonl", [])
+def test_unknown_event_type(train: Train, write_events: Jsonl) -> None:
+    path = write_events([])
     with pytest.raises(ConfigError) as info:
-        train_model(event_type="nope", events_path=path, labels_path=None, settings=settings_for(), pipelines=pipelines)
+        train(path, event_type="nope")
     assert info.value.code == "unknown_event_type"
 
 
-def test_metadata_is_strict_json(
-    tmp_path: Path,
-    settings_for: Callable[[], Settings],
-    pipelines: PipelinesConfig,
-    make_signups: Signups,
-    jsonl: Jsonl,
-) -> None:
-    path = jsonl(tmp_path / "events.jsonl", make_signups(200))
-    result = _train(settings_for(), pipelines, path)
+def test_metadata_is_strict_json(train: Train, write_events: Jsonl, make_signups: Signups) -> None:
+    path = write_events(make_signups(200))
+    result = train(path)
     text = (result.artifact.path / "metadata.json").read_text()
     json.loads(text, parse_constant=lambda c: pytest.fail(f"metadata contains {c}"))

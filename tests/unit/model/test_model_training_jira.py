@@ -1,115 +1,74 @@
 """Training on real data: 2,503 Apache Hadoop bug reports (data/jira-hadoop, CC BY 4.0, GitBugs).
 
-The CSV is mapped to ``jira_ticket_created`` events by a small local mapping. Only what the
-creation webhook would carry is used: the current ``Status`` and the ``Resolution`` are outcomes
-(the resolution is the label), so the event says ``status="Open"``. The CSV has no issue key,
-reporter, components or labels: ``issue_key`` is synthesised as ``HADOOP-<issue id>``, the
-reporter is empty (so the per-reporter history counter is always 0) and the lists are empty.
+The CSV becomes ``jira_ticket_created`` events through the simulator's own mapping
+(``processor.simulate.jira_dataset``): only what the creation webhook would carry, with the
+resolution as the label. A clean, Jira-only simulated stream replays every ticket once at its
+real creation time; ``write_jsonl`` writes the events and a labels file joined by ``event_id``.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
+import orjson
 import pytest
 
-from processor.config import PROJECT_ROOT, PipelinesConfig, Settings, load_settings
-from processor.model.training import format_result, train_model
+from processor.config import PipelinesConfig, load_settings
+from processor.model.training import TrainingResult, format_result, train_model
+from processor.simulate import FaultMix, SimulatedMessage, load_tickets, simulate, write_jsonl
+from processor.simulate.jira_dataset import DEFAULT_CSV, EVENT_TYPE
 
-CSV_PATH = PROJECT_ROOT / "data" / "jira-hadoop" / "hadoop_bugs.csv"
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
+Jsonl = Callable[..., Path]
+WriteHadoop = Callable[..., tuple[Path, Path | None]]
 
-NOT_ACTIONABLE = frozenset(
-    {
-        "Duplicate",
-        "Won't Fix",
-        "Invalid",
-        "Not A Problem",
-        "Cannot Reproduce",
-        "Not A Bug",
-        "Works for Me",
-        "Abandoned",
-        "Won't Do",
-        "Later",
-        "Information Provided",
-    }
-)
-ACTIONABLE = frozenset({"Fixed", "Done", "Implemented", "Resolved", "Workaround", "Pending Closed"})
-
-pytestmark = pytest.mark.skipif(not CSV_PATH.is_file(), reason="data/jira-hadoop/hadoop_bugs.csv is not present")
+pytestmark = pytest.mark.skipif(not DEFAULT_CSV.is_file(), reason="data/jira-hadoop/hadoop_bugs.csv is not present")
 
 
-def _label(resolution: str) -> str | None:
-    resolution = resolution.strip()
-    if resolution in NOT_ACTIONABLE:
-        return "not_actionable"
-    if resolution in ACTIONABLE:
-        return "actionable"
-    return None  # unresolved: it happened (history) but has no outcome yet
+@pytest.fixture(scope="module")
+def hadoop_messages() -> list[SimulatedMessage]:
+    """Every ticket of the CSV once, as a clean ``jira_ticket_created`` message with its label."""
+    return simulate(len(load_tickets(DEFAULT_CSV)), seed=1, types=(EVENT_TYPE,), faults=FaultMix.none())
 
 
-def jira_events(path: Path = CSV_PATH) -> Iterator[tuple[dict[str, Any], str | None]]:
-    """(event, label) per CSV row, in file order."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            created = datetime.strptime(row["Created"], "%d/%b/%y %H:%M").replace(tzinfo=UTC)
-            ms = int(created.timestamp() * 1000)
-            key = f"HADOOP-{row['Issue id']}"
-            event = {
-                "event_id": f"jira-{row['Issue id']}",
-                "event_type": "jira_ticket_created",
-                "occurred_at": ms,
-                "entity_id": key,
-                "source": "gitbugs",
-                "issue_id": row["Issue id"],
-                "issue_key": key,
-                "project_key": "HADOOP",
-                "issue_type": "Bug",
-                "priority": row["Priority"],
-                "summary": row["Summary"],
-                "description": row["Description"] or None,
-                "reporter": "",
-                "components": [],
-                "affects_versions": [v.strip() for v in row["Affects Version/s"].split(",") if v.strip()],
-                "labels": [],
-                "status": "Open",
-                "created": ms,
-                "webhook_event": "jira:issue_created",
-            }
-            yield event, _label(row["Resolution"])
+@pytest.fixture
+def write_hadoop(hadoop_messages: list[SimulatedMessage], jsonl: Jsonl) -> WriteHadoop:
+    """``write(directory, inline)``: the events file, and the labels file unless the labels are inline."""
+
+    def write(directory: Path, *, inline: bool) -> tuple[Path, Path | None]:
+        events_path = directory / "jira.jsonl"
+        if inline:
+            events: list[dict[str, Any]] = []
+            for message in hadoop_messages:
+                assert message.as_json is not None
+                event = orjson.loads(message.as_json)
+                events.append(event if message.label is None else {**event, "label": message.label})
+            return jsonl(events_path, events), None
+        # Label lines carry an extra key (event_type), which training ignores.
+        report = write_jsonl(events_path, hadoop_messages)
+        return report.events_path, report.labels_path
+
+    return write
 
 
-def _write(directory: Path, inline: bool) -> tuple[Path, Path | None]:
-    events_path = directory / "jira.jsonl"
-    labels_path = directory / "jira.labels.jsonl"
-    with events_path.open("w", encoding="utf-8") as events, labels_path.open("w", encoding="utf-8") as labels:
-        for event, label in jira_events():
-            if inline and label is not None:
-                event = {**event, "label": label}
-            events.write(json.dumps(event) + "\n")
-            if label is not None:
-                # Extra keys in a label line are ignored.
-                labels.write(json.dumps({"event_id": event["event_id"], "label": label, "source": "resolution"}) + "\n")
-    return events_path, (None if inline else labels_path)
-
-
-def test_trains_on_the_hadoop_tickets(tmp_path: Path, pipelines: PipelinesConfig) -> None:
-    events_path, labels_path = _write(tmp_path, inline=False)
-    settings = load_settings(models={"dir": tmp_path / "models"})
-    result = train_model(
-        event_type="jira_ticket_created",
+def _train(pipelines: PipelinesConfig, events_path: Path, labels_path: Path | None, models_dir: Path) -> TrainingResult:
+    return train_model(
+        event_type=EVENT_TYPE,
         events_path=events_path,
         labels_path=labels_path,
-        settings=settings,
+        settings=load_settings(models={"dir": models_dir}),
         pipelines=pipelines,
         now=NOW,
     )
+
+
+def test_trains_on_the_hadoop_tickets(tmp_path: Path, pipelines: PipelinesConfig, write_hadoop: WriteHadoop) -> None:
+    events_path, labels_path = write_hadoop(tmp_path, inline=False)
+    result = _train(pipelines, events_path, labels_path, tmp_path / "models")
     print("\n" + format_result(result))
 
     d = result.data
@@ -129,7 +88,7 @@ def test_trains_on_the_hadoop_tickets(tmp_path: Path, pipelines: PipelinesConfig
 
 
 def test_inline_labels_are_stripped_before_strict_validation(
-    tmp_path: Path, settings_for: Callable[[], Settings], pipelines: PipelinesConfig
+    tmp_path: Path, pipelines: PipelinesConfig, write_hadoop: WriteHadoop
 ) -> None:
     """jira_ticket_created validates strictly: an unstripped ``label`` key would reject every line.
 
@@ -139,17 +98,8 @@ def test_inline_labels_are_stripped_before_strict_validation(
     (tmp_path / "b").mkdir()
     runs = []
     for sub, inline in (("a", True), ("b", False)):
-        events_path, labels_path = _write(tmp_path / sub, inline=inline)
-        runs.append(
-            train_model(
-                event_type="jira_ticket_created",
-                events_path=events_path,
-                labels_path=labels_path,
-                settings=load_settings(models={"dir": tmp_path / sub / "models"}),
-                pipelines=pipelines,
-                now=NOW,
-            )
-        )
+        events_path, labels_path = write_hadoop(tmp_path / sub, inline=inline)
+        runs.append(_train(pipelines, events_path, labels_path, tmp_path / sub / "models"))
     inline_run, file_run = runs
     assert inline_run.data.skipped_invalid == 0
     assert inline_run.data.labelled == file_run.data.labelled == 1733

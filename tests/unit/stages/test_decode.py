@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -10,14 +9,13 @@ from typing import Any
 import orjson
 import pytest
 
+from helpers.records import T0, sensor_pipelines, sensor_record, write_sensor_schema
 from processor.config import PipelinesConfig, ProcessingSettings
 from processor.errors import DecodeError, SchemaError
 from processor.messages import Event, RawMessage, Rejected
 from processor.serializers.avro import encode_single_object
 from processor.serializers.schemas import SchemaStore
 from processor.stages.decode import Decoder
-
-T0 = 1_717_200_000_000  # 2024-06-01T00:00:00Z
 
 
 def reject_one(decoder: Decoder, raw: RawMessage) -> Rejected:
@@ -302,21 +300,26 @@ def test_string_sequence_is_coerced_in_a_tolerant_type(decoder, raw_factory, sig
 # -- valid input ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fixture", ["signup", "jira", "document"])
-def test_valid_json(decoder, raw_factory, request, fixture):
-    record = request.getfixturevalue(fixture)
-    raw = raw_factory(record, offset=17)
-    event = decode_one(decoder, raw)
-    assert event.encoding == "json"
+def assert_decoded_as(event: Event, record: dict[str, Any], encoding: str) -> None:
+    """The event carries the record unchanged and its envelope, read off the record."""
+    assert event.encoding == encoding
     assert event.event_id == record["event_id"]
     assert event.event_type == record["event_type"]
     assert event.entity_id == record["entity_id"]
     assert event.occurred_at == T0
     assert event.sequence == record["sequence"]
     assert event.schema_version == record["schema_version"]
+    assert event.record == record
+
+
+@pytest.mark.parametrize("fixture", ["signup", "jira", "document"])
+def test_valid_json(decoder, raw_factory, request, fixture):
+    record = request.getfixturevalue(fixture)
+    raw = raw_factory(record, offset=17)
+    event = decode_one(decoder, raw)
+    assert_decoded_as(event, record, "json")
     assert event.late is False
     assert event.coercions == ()
-    assert event.record == record
     assert event.order_key == (T0, record["sequence"] if record["sequence"] is not None else -1, 17)
 
 
@@ -333,14 +336,7 @@ def test_valid_avro(decoder, raw_factory, schema_store, request, fixture):
     record = request.getfixturevalue(fixture)
     value = encode_single_object(schema_store.latest(record["event_type"]), record)
     event = decode_one(decoder, raw_factory(value))
-    assert event.encoding == "avro"
-    assert event.event_id == record["event_id"]
-    assert event.event_type == record["event_type"]
-    assert event.entity_id == record["entity_id"]
-    assert event.occurred_at == T0
-    assert event.sequence == record["sequence"]
-    assert event.schema_version == record["schema_version"]
-    assert event.record == record  # every field as plain JSON-able values, timestamps as epoch ms
+    assert_decoded_as(event, record, "avro")  # every field as plain JSON-able values, timestamps as epoch ms
 
 
 def test_avro_v1_is_resolved_to_v2(decoder, raw_factory, schema_store, signup):
@@ -357,7 +353,7 @@ def test_avro_from_a_schema_without_logical_types(tmp_path: Path, raw_factory):
     """The Avro path end to end on a schema whose event time is a plain long (no datetime conversion)."""
     store, pipelines = sensor_store(tmp_path)
     decoder = Decoder(store, pipelines, ProcessingSettings())
-    record = {"event_id": "s-1", "event_type": "sensor_read", "occurred_at": T0, "entity_id": "dev-1", "value": 1.5}
+    record = sensor_record(value=1.5)
     event = decode_one(decoder, raw_factory(encode_single_object(store.get("sensor_read", 1), record)))
     assert event.encoding == "avro"
     assert (event.event_id, event.entity_id, event.occurred_at) == ("s-1", "dev-1", T0)
@@ -366,24 +362,10 @@ def test_avro_from_a_schema_without_logical_types(tmp_path: Path, raw_factory):
 
 
 def sensor_store(root: Path) -> tuple[SchemaStore, PipelinesConfig]:
-    (root / "input").mkdir()
     (root / "output").mkdir()
-    fields: list[dict[str, Any]] = [
-        {"name": "event_id", "type": "string"},
-        {"name": "event_type", "type": "string"},
-        {"name": "schema_version", "type": ["null", "int"], "default": None},
-        {"name": "occurred_at", "type": "long"},
-        {"name": "entity_id", "type": "string"},
-        {"name": "value", "type": "double"},
-    ]
-    schema = {"type": "record", "name": "SensorRead", "fields": fields}
-    (root / "input" / "sensor_read.v1.avsc").write_text(json.dumps(schema))
-    v2 = dict(schema, fields=[*fields, {"name": "unit", "type": "string", "default": "C"}])
-    (root / "input" / "sensor_read.v2.avsc").write_text(json.dumps(v2))
-    pipelines = PipelinesConfig.model_validate(
-        {"event_types": {"sensor_read": {"decision": {"bands": [{"min_score": 0.0, "decision": "ok"}]}}}}
-    )
-    return SchemaStore(root), pipelines
+    write_sensor_schema(root, 1)
+    write_sensor_schema(root, 2, [{"name": "unit", "type": "string", "default": "C"}])
+    return SchemaStore(root), sensor_pipelines()
 
 
 # -- hostile input and batches -------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from helpers.records import T0, sensor_pipelines, sensor_record, write_sensor_schema
 from processor.config import EventTypeConfig, PipelinesConfig, ProcessingSettings
 from processor.errors import ConfigError, SchemaError, SemanticError
 from processor.messages import Event, Rejected
@@ -18,7 +19,6 @@ from processor.serializers.schemas import SchemaStore
 from processor.stages.decode import Decoder
 from processor.stages.validate import Validator, check_config_fields
 
-T0 = 1_717_200_000_000  # 2024-06-01T00:00:00Z
 NOW_MS = T0 + 3_600_000
 DAY_MS = 86_400_000
 
@@ -330,32 +330,8 @@ def _schema_text(name: str) -> str:
 
 def sensor_setup(root: Path) -> tuple[SchemaStore, PipelinesConfig]:
     """A type with a double field and a plain-long event time (Avro end to end, no logical types)."""
-    (root / "input").mkdir()
-    schema = {
-        "type": "record",
-        "name": "SensorRead",
-        "fields": [
-            {"name": "event_id", "type": "string"},
-            {"name": "event_type", "type": "string"},
-            {"name": "schema_version", "type": ["null", "int"], "default": None},
-            {"name": "occurred_at", "type": "long"},
-            {"name": "entity_id", "type": "string"},
-            {"name": "value", "type": "double"},
-            {"name": "history", "type": {"type": "array", "items": "double"}, "default": []},
-        ],
-    }
-    (root / "input" / "sensor_read.v1.avsc").write_text(json.dumps(schema))
-    pipelines = PipelinesConfig.model_validate(
-        {
-            "event_types": {
-                "sensor_read": {
-                    "validation": "strict",
-                    "checks": [{"field": "value", "min": -50, "max": 50}],
-                    "decision": {"bands": [{"min_score": 0.0, "decision": "ok"}]},
-                }
-            }
-        }
-    )
+    write_sensor_schema(root, 1, [{"name": "history", "type": {"type": "array", "items": "double"}, "default": []}])
+    pipelines = sensor_pipelines(validation="strict", checks=[{"field": "value", "min": -50, "max": 50}])
     return SchemaStore(root), pipelines
 
 
@@ -372,14 +348,7 @@ def test_non_finite_number_in_an_avro_record(tmp_path, raw_factory, value, histo
     store, pipelines = sensor_setup(tmp_path)
     settings = ProcessingSettings()
     decoder, validator = Decoder(store, pipelines, settings), Validator(store, pipelines, settings)
-    record = {
-        "event_id": "s-1",
-        "event_type": "sensor_read",
-        "occurred_at": T0,
-        "entity_id": "dev-1",
-        "value": value,
-        "history": history,
-    }
+    record = sensor_record(value=value, history=history)
     events, rejected = decoder.decode_batch([raw_factory(encode_single_object(store.get("sensor_read", 1), record))])
     assert rejected == [] and events[0].encoding == "avro"
     ok, bad = validator.validate_batch(events, NOW_MS)
@@ -396,7 +365,7 @@ def test_avro_records_get_the_semantic_checks(tmp_path, raw_factory):
     store, pipelines = sensor_setup(tmp_path)
     settings = ProcessingSettings()
     decoder, validator = Decoder(store, pipelines, settings), Validator(store, pipelines, settings)
-    record = {"event_id": "s-1", "event_type": "sensor_read", "occurred_at": T0, "entity_id": "d", "value": 99.0}
+    record = sensor_record(entity_id="d", value=99.0)
     events, _ = decoder.decode_batch([raw_factory(encode_single_object(store.get("sensor_read", 1), record))])
     ok, bad = validator.validate_batch(events, NOW_MS)
     assert ok == []
