@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from types import FrameType
@@ -391,7 +392,7 @@ class Processor:
             return
         committed = self._consumer.committed(partitions, timeout=_TXN_TIMEOUT_S)
         for tp in committed:
-            self._load_partition(tp)
+            self._load_partition(tp, claim=False)
             offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
             self._consumer.seek(TopicPartition(self.topic, tp.partition, offset))
 
@@ -414,17 +415,24 @@ class Processor:
             self._positions.pop(tp.partition, None)
         log.info("revoked %s", sorted(tp.partition for tp in partitions))
 
-    def _load_partition(self, tp: TopicPartition) -> int | None:
-        """Reconcile Redis with the committed generation and load the buffer.
+    def _load_partition(self, tp: TopicPartition, claim: bool = True) -> int | None:
+        """Claim the partition's Redis state (on assignment), reconcile it with the committed
+        generation and load the buffer.
 
-        Returns an offset to seek back to when Redis had lost the partition's state.
+        Returns an offset to seek back to when Redis had lost the partition's state. Raises
+        OwnershipLostError when another process claimed the partition since this one did.
         """
         meta = CommitMetadata.decode(tp.metadata) if tp.offset >= 0 else None
         generation = meta.generation if meta is not None else 0
         store = self.pipeline.store
+        if claim:
+            owner = f"{self.settings.kafka.effective_transactional_id()}:{uuid.uuid4().hex[:8]}"
+            store.claim(self.topic, tp.partition, owner)
+        else:
+            owner = self._buffers[tp.partition].owner if tp.partition in self._buffers else ""
         rebuild_from = None
         try:
-            undone = store.reconcile(self.topic, tp.partition, generation)
+            undone = store.reconcile(self.topic, tp.partition, generation, owner)
             if undone:
                 log.info("partition %d: undid %d uncommitted generation(s) in Redis", tp.partition, undone)
                 self.metrics.generations_undone.inc(undone)
@@ -432,10 +440,10 @@ class Processor:
             assert meta is not None
             log.error("%s; rebuilding from offset %d (at-least-once for this stretch)", exc, meta.low_offset)
             self.metrics.state_rebuilds.inc()
-            store.reset(self.topic, tp.partition, generation)
+            store.reset(self.topic, tp.partition, generation, owner)
             rebuild_from = meta.low_offset
         stored = store.load(self.topic, tp.partition)
-        self._buffers[tp.partition] = restore(self.topic, tp.partition, stored, time.monotonic())
+        self._buffers[tp.partition] = restore(self.topic, tp.partition, stored, time.monotonic(), owner)
         if tp.offset >= 0:
             self._positions[tp.partition] = rebuild_from if rebuild_from is not None else tp.offset
         else:

@@ -19,6 +19,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from processor.app import Processor
+    from processor.state.reorder_store import OwnershipLostError
 
     settings = _settings(args)
     pipelines = load_pipelines(settings.pipelines_file)
@@ -28,7 +29,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         serve(processor.metrics.registry, processor.health, settings.metrics.host, settings.metrics.port)
     processor.install_signal_handlers()
-    summary = processor.run(max_idle_s=args.max_idle)
+    try:
+        summary = processor.run(max_idle_s=args.max_idle)
+    except OwnershipLostError as exc:
+        # this process was paused or cut off while its partitions moved to another: it is a
+        # zombie, and the only safe thing left is to stop; a supervisor restarts it cleanly
+        logging.getLogger("processor").error("fenced, exiting: %s", exc)
+        return 3
     logging.getLogger("processor").info(
         "stopped: %d inputs, outcomes %s, %d transactions, %d aborted",
         summary.inputs,

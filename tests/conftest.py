@@ -58,7 +58,7 @@ def raw_factory() -> RawFactory:
         topic: str = "events.raw",
         partition: int = 0,
         offset: int | None = None,
-        timestamp_ms: int | None = 1_717_200_000_000,
+        timestamp_ms: int | None = T0,
     ) -> RawMessage:
         nonlocal next_offset
         if offset is None:

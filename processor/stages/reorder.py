@@ -39,6 +39,7 @@ class PartitionBuffer:
     topic: str
     partition: int
     generation: int
+    owner: str = ""  # this process's claim on the partition's Redis state
     clocks: dict[str, _Clock] = field(default_factory=dict)
     heaps: dict[str, list[tuple[tuple[int, int, int], Event]]] = field(default_factory=dict)
     persisted: set[int] = field(default_factory=set)  # offsets whose payload is in Redis
@@ -102,6 +103,7 @@ class PartitionBuffer:
             clocks=_encode_clocks(self.clocks),
             added={offset: encode_event(e) for offset, e in self._added.items()},
             removed=sorted(self._removed),
+            owner=self.owner,
         )
         self.persisted.update(self._added)
         self.persisted.difference_update(self._removed)
@@ -115,8 +117,8 @@ class PartitionBuffer:
         return self._dirty
 
 
-def restore(topic: str, partition: int, stored: StoredPartition, now: float) -> PartitionBuffer:
-    buffer = PartitionBuffer(topic=topic, partition=partition, generation=stored.generation)
+def restore(topic: str, partition: int, stored: StoredPartition, now: float, owner: str = "") -> PartitionBuffer:
+    buffer = PartitionBuffer(topic=topic, partition=partition, generation=stored.generation, owner=owner)
     if stored.clocks:
         for event_type, (max_seen, watermark) in orjson.loads(stored.clocks).items():
             buffer.clocks[event_type] = _Clock(max_seen=max_seen, watermark=watermark, last_arrival=now)

@@ -2,12 +2,14 @@
 
 Per input partition, under one hash tag (one slot in Redis Cluster):
 
-- ``...:state``  hash: ``gen`` (generation of the last applied batch), ``clocks`` (watermarks, JSON)
+- ``...:state``  hash: ``gen`` (generation of the last applied batch), ``clocks`` (watermarks, JSON),
+  ``owner`` (a token the current owner wrote when it was assigned the partition)
 - ``...:items``  hash: input offset -> buffered event (JSON)
 - ``...:undo:<gen>`` hash: how to undo generation ``gen``: the previous gen and clocks, the
   offsets it added, and the payloads it removed.
 
-``apply`` is a compare-and-set on ``gen`` (so a stale writer cannot interleave) that writes the
+``apply`` is a compare-and-set on ``gen`` and on ``owner`` (so a stale writer, such as a process
+that was paused while its partitions moved, can neither write nor undo anything) that writes the
 undo record and the change in one script. The undo record of a generation is deleted when the
 next one is applied, which the loop only does after the previous generation's transaction has
 committed. ``reconcile`` walks back generations newer than the committed one.
@@ -25,6 +27,10 @@ from processor.errors import StateError
 from processor.state.keys import Keys
 
 _APPLY = """
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner and ARGV[5] ~= '' and owner ~= ARGV[5] then
+  return redis.error_reply('OWNER_CONFLICT partition now owned by ' .. owner)
+end
 local cur = redis.call('HGET', KEYS[1], 'gen') or '0'
 if cur ~= ARGV[1] then
   return redis.error_reply('GENERATION_CONFLICT expected ' .. ARGV[1] .. ' found ' .. cur)
@@ -33,7 +39,7 @@ local n_add = tonumber(ARGV[4])
 redis.call('DEL', KEYS[3])
 redis.call('HSET', KEYS[3], 'prev_gen', cur, 'prev_clocks', redis.call('HGET', KEYS[1], 'clocks') or '')
 local added = {}
-local i = 5
+local i = 6
 for _ = 1, n_add do
   added[#added + 1] = ARGV[i]
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
@@ -53,6 +59,10 @@ return 1
 """
 
 _REVERT = """
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner and ARGV[2] ~= '' and owner ~= ARGV[2] then
+  return redis.error_reply('OWNER_CONFLICT partition now owned by ' .. owner)
+end
 local cur = redis.call('HGET', KEYS[1], 'gen') or '0'
 if cur ~= ARGV[1] then
   return redis.error_reply('GENERATION_CONFLICT expected ' .. ARGV[1] .. ' found ' .. cur)
@@ -78,6 +88,10 @@ return prev_gen
 """
 
 
+class OwnershipLostError(StateError):
+    """Another process has claimed the partition: this one is a zombie and must not touch it."""
+
+
 class StateLostError(StateError):
     """Redis holds an older generation than Kafka committed: its data was lost (no AOF, flushed)."""
 
@@ -100,6 +114,7 @@ class BufferChange:
     clocks: bytes
     added: Mapping[int, bytes]
     removed: Sequence[int]
+    owner: str = ""
 
 
 class ReorderStore:
@@ -113,7 +128,13 @@ class ReorderStore:
         """Add the change to a pipeline (the batch's single round trip)."""
         k = self._keys
         t, p = change.topic, change.partition
-        args: list[Any] = [change.expected_generation, change.new_generation, change.clocks, len(change.added)]
+        args: list[Any] = [
+            change.expected_generation,
+            change.new_generation,
+            change.clocks,
+            len(change.added),
+            change.owner,
+        ]
         for offset, payload in change.added.items():
             args.extend((offset, payload))
         args.extend(change.removed)
@@ -139,15 +160,24 @@ class ReorderStore:
             items={int(offset): payload for offset, payload in items.items()},
         )
 
-    def reconcile(self, topic: str, partition: int, committed_generation: int) -> int:
+    def claim(self, topic: str, partition: int, owner: str) -> None:
+        """Make ``owner`` the only writer of the partition's state (on assignment, before reconcile)."""
+        self._client.hset(self._keys.buffer_state(topic, partition), "owner", owner)
+
+    def reconcile(self, topic: str, partition: int, committed_generation: int, owner: str = "") -> int:
         """Undo generations newer than the committed one; returns how many were undone.
 
-        Raises StateLostError when Redis is behind Kafka (its data was lost).
+        Raises StateLostError when Redis is behind Kafka (its data was lost), and
+        OwnershipLostError when another process has claimed the partition since ``owner`` did.
         """
         k = self._keys
         undone = 0
         while True:
-            raw = self._client.hget(k.buffer_state(topic, partition), "gen")
+            raw, holder = self._client.hmget(k.buffer_state(topic, partition), ["gen", "owner"])
+            if owner and holder is not None and holder != owner.encode():
+                raise OwnershipLostError(
+                    "ownership_lost", f"{topic}[{partition}] is now owned by {holder!r}, not {owner}"
+                )
             gen = int(raw or 0)
             if gen == committed_generation:
                 return undone
@@ -164,19 +194,21 @@ class ReorderStore:
                         k.buffer_items(topic, partition),
                         k.buffer_undo(topic, partition, gen),
                     ],
-                    args=[gen],
+                    args=[gen, owner],
                 )
             except redis.ResponseError as exc:
+                if "OWNER_CONFLICT" in str(exc):
+                    raise OwnershipLostError("ownership_lost", f"{topic}[{partition}]: {exc}") from exc
                 raise StateError(
                     "reconcile_failed", f"cannot undo generation {gen} of {topic}[{partition}]: {exc}"
                 ) from exc
             undone += 1
 
-    def reset(self, topic: str, partition: int, generation: int) -> None:
+    def reset(self, topic: str, partition: int, generation: int, owner: str = "") -> None:
         """Start a partition's state afresh at a generation (after a detected loss)."""
         k = self._keys
         pipe = self._client.pipeline(transaction=False)
         pipe.delete(k.buffer_items(topic, partition))
         pipe.delete(k.buffer_state(topic, partition))
-        pipe.hset(k.buffer_state(topic, partition), "gen", generation)
+        pipe.hset(k.buffer_state(topic, partition), mapping={"gen": generation, "owner": owner})
         pipe.execute()

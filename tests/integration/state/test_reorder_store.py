@@ -9,7 +9,7 @@ import redis
 
 from processor.errors import StateError
 from processor.state.keys import Keys
-from processor.state.reorder_store import BufferChange, ReorderStore, StateLostError
+from processor.state.reorder_store import BufferChange, OwnershipLostError, ReorderStore, StateLostError
 
 
 @pytest.fixture
@@ -82,3 +82,20 @@ def test_reset_starts_afresh_at_a_generation(store: ReorderStore, redis_client: 
     store.reset("t", 0, generation=7)
     state = store.load("t", 0)
     assert (state.generation, state.items) == (7, {})
+
+
+def test_a_zombie_can_neither_write_nor_undo_after_another_owner_claimed(
+    store: ReorderStore, redis_client: redis.Redis
+) -> None:
+    store.claim("t", 0, "zombie")
+    _apply(store, redis_client, BufferChange("t", 0, 0, 1, b"{}", {1: b"a"}, [], owner="zombie"))
+    # the partition moves while the zombie is paused: the new owner claims and undoes generation 1
+    store.claim("t", 0, "heir")
+    assert store.reconcile("t", 0, committed_generation=0, owner="heir") == 1
+    # the zombie wakes up: its writes and its undo are refused
+    with pytest.raises(redis.ResponseError, match="OWNER_CONFLICT"):
+        _apply(store, redis_client, BufferChange("t", 0, 0, 1, b"{}", {2: b"zombie"}, [], owner="zombie"))
+    with pytest.raises(OwnershipLostError):
+        store.reconcile("t", 0, committed_generation=0, owner="zombie")
+    _apply(store, redis_client, BufferChange("t", 0, 0, 1, b"{}", {3: b"heir"}, [], owner="heir"))
+    assert store.load("t", 0).items == {3: b"heir"}
