@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK := deploy/local/stack.sh
 
-.PHONY: help setup stack-up stack-down stack-status stack-reset topics demo test test-unit test-integration lint format clean
+.PHONY: help setup stack-up stack-down stack-status stack-reset topics demo test test-unit test-integration chaos lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ test-unit: setup ## unit tests only (nothing running needed)
 
 test-integration: setup stack-up ## integration tests on the real broker and Redis
 	$(PY) -m pytest tests/integration
+
+chaos: setup stack-up ## the full chaos suite: 3 processors, 100k events, kill -9s, Redis and broker restarts
+	PYTHONPATH=tests $(PY) -m chaos.run
 
 lint: setup ## ruff (lint and format check) and mypy
 	$(VENV)/bin/ruff check processor tests

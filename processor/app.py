@@ -18,6 +18,7 @@ import signal
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -29,6 +30,7 @@ from processor.checkpointing.metadata import CommitMetadata
 from processor.config import PipelinesConfig, Settings
 from processor.errors import ProcessingError
 from processor.kafka.clients import make_consumer, make_transactional_producer
+from processor.kafka.deadline import call_with_deadline
 from processor.kafka.records import to_raw
 from processor.messages import RawMessage, Rejected, Scored
 from processor.monitoring.http import Health
@@ -41,8 +43,8 @@ from processor.state.reorder_store import StateLostError
 
 log = logging.getLogger(__name__)
 
-_TXN_TIMEOUT_S = 30.0
-_MAX_REDIS_BACKOFF_S = 10.0
+_TXN_TIMEOUT_S = 15.0
+_MAX_BACKOFF_S = 10.0
 _UNASSIGNED_GRACE_S = 60.0
 _IDLE_PING_S = 5.0
 
@@ -138,8 +140,7 @@ class Processor:
 
     def run(self, max_idle_s: float | None = None) -> RunSummary:
         p = self.settings.processing
-        self._producer = make_transactional_producer(self.settings)
-        self._producer.init_transactions(_TXN_TIMEOUT_S)
+        self._new_producer()
         self._consumer = make_consumer(self.settings)
         self._consumer.subscribe(
             [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
@@ -293,13 +294,21 @@ class Processor:
                 except BufferError:
                     producer.poll(0.05)  # local queue full: let deliveries drain
         if offsets:
-            producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata(), _TXN_TIMEOUT_S)
+            group = self._consumer.consumer_group_metadata()
+            call_with_deadline(
+                "send_offsets_to_transaction",
+                lambda: producer.send_offsets_to_transaction(offsets, group, _TXN_TIMEOUT_S),
+                _TXN_TIMEOUT_S,
+            )
         self._commit_with_retry()
 
     def _commit_with_retry(self) -> None:
+        producer = self._producer
         for attempt in range(3):
             try:
-                self._producer.commit_transaction(_TXN_TIMEOUT_S)
+                call_with_deadline(
+                    "commit_transaction", lambda: producer.commit_transaction(_TXN_TIMEOUT_S), _TXN_TIMEOUT_S
+                )
                 return
             except KafkaException as exc:
                 err: KafkaError = exc.args[0]
@@ -352,17 +361,45 @@ class Processor:
         self.metrics.transactions.labels("aborted").inc()
         if err.fatal():
             log.error("fatal producer error, recreating the producer: %s", err)
-            self._producer = make_transactional_producer(self.settings)
-            self._producer.init_transactions(_TXN_TIMEOUT_S)
+            self._new_producer()
         else:
             log.warning("transaction failed, aborting and rewinding: %s", err)
+            producer = self._producer
             try:
-                self._producer.abort_transaction(_TXN_TIMEOUT_S)
+                call_with_deadline(
+                    "abort_transaction", lambda: producer.abort_transaction(_TXN_TIMEOUT_S), _TXN_TIMEOUT_S
+                )
             except KafkaException as abort_exc:
                 log.error("abort failed, recreating the producer: %s", abort_exc)
-                self._producer = make_transactional_producer(self.settings)
-                self._producer.init_transactions(_TXN_TIMEOUT_S)
-        self._rewind()
+                self._new_producer()
+        self._retry_kafka("rewind", self._rewind)
+
+    def _new_producer(self) -> None:
+        """A fresh transactional producer; initialising it fences any previous instance of ours."""
+
+        def create() -> None:
+            producer = make_transactional_producer(self.settings)
+            call_with_deadline("init_transactions", lambda: producer.init_transactions(_TXN_TIMEOUT_S), _TXN_TIMEOUT_S)
+            self._producer = producer
+
+        self._retry_kafka("init_transactions", create)
+
+    def _retry_kafka(self, what: str, fn: Callable[[], None]) -> None:
+        """Retry a recovery step while the broker is away (a restart takes seconds)."""
+        backoff = 0.5
+        while True:
+            try:
+                fn()
+                self.health.set_ready("kafka")
+                return
+            except KafkaException as exc:
+                if self._stopping:
+                    raise
+                self.health.set_not_ready("kafka", f"{what} failing: {exc}")
+                log.warning("%s failed (%s); retrying in %.1f s", what, exc, backoff)
+                self.health.beat()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
     def _redis_outage(self, exc: redis.RedisError) -> None:
         """Redis failed mid-batch: nothing was committed. Wait for it, then redo from the commit."""
@@ -382,7 +419,7 @@ class Processor:
                 return
             except redis.RedisError as again:
                 exc = again
-                backoff = min(backoff * 2, _MAX_REDIS_BACKOFF_S)
+                backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
     def _rewind(self) -> None:
         """Back to the last commit: Redis reconciled, buffers reloaded, consumer seeked."""
