@@ -60,6 +60,7 @@ class RunSummary:
     duplicates: int = 0
     late: Counter[str] = field(default_factory=Counter)
     coercions: int = 0
+    at_least_once_duplicates: int = 0
     decision_sources: Counter[str] = field(default_factory=Counter)
     transactions: int = 0
     aborts: int = 0
@@ -122,6 +123,8 @@ class Processor:
         self._positions: dict[int, int] = {}  # next offset to commit, per assigned partition
         self._stopping = False
         self._isolating = 0  # messages still to process one by one after a batch raised
+        # partition -> [rebuild end offset, events held at the last commit, outputs re-emitted below it]
+        self._rebuilds: dict[int, list[int]] = {}
         self._consumer: Consumer | None = None
         self._producer: Any = None
 
@@ -283,7 +286,7 @@ class Processor:
             if position is None:
                 continue
             low = buffer.low_offset()
-            meta = CommitMetadata(gens.get(partition, buffer.generation), position if low is None else low)
+            meta = CommitMetadata(gens.get(partition, buffer.generation), position if low is None else low, len(buffer))
             offsets.append(TopicPartition(self.topic, partition, position, metadata=meta.encode()))
         producer.begin_transaction()
         for record in prepared.outputs:
@@ -319,6 +322,8 @@ class Processor:
 
     def _account(self, prepared: PreparedBatch) -> None:
         stats, m = prepared.stats, self.metrics
+        if self._rebuilds:
+            self._count_rebuild_duplicates(stats)
         self.summary.add(stats)
         self.summary.transactions += 1
         m.transactions.labels("committed").inc()
@@ -352,6 +357,20 @@ class Processor:
                 h.observe(max(0.0, (now_ms - ts) / 1000))
         for partition, buffer in self._buffers.items():
             m.reorder_buffered.labels(str(partition)).set(len(buffer))
+
+    def _count_rebuild_duplicates(self, stats: BatchStats) -> None:
+        """Every output for an input below the rebuild's end is a re-emission, except for the
+        events the lost buffer still held: the excess over those is counted as duplicates."""
+        for partition, offset in stats.answered:
+            window = self._rebuilds.get(partition)
+            if window is None or offset >= window[0]:
+                continue
+            before = max(0, window[2] - window[1])
+            window[2] += 1
+            after = max(0, window[2] - window[1])
+            if after > before:
+                self.metrics.at_least_once_duplicates.inc(after - before)
+                self.summary.at_least_once_duplicates += after - before
 
     # -- failure handling ------------------------------------------------------------------------
 
@@ -429,8 +448,10 @@ class Processor:
             return
         committed = self._consumer.committed(partitions, timeout=_TXN_TIMEOUT_S)
         for tp in committed:
-            self._load_partition(tp, claim=False)
+            rebuild_from = self._load_partition(tp, claim=False)
             offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
+            if rebuild_from is not None:
+                offset = rebuild_from
             self._consumer.seek(TopicPartition(self.topic, tp.partition, offset))
 
     # -- rebalance -------------------------------------------------------------------------------
@@ -479,6 +500,7 @@ class Processor:
             self.metrics.state_rebuilds.inc()
             store.reset(self.topic, tp.partition, generation, owner)
             rebuild_from = meta.low_offset
+            self._rebuilds[tp.partition] = [tp.offset, meta.held, 0]
         stored = store.load(self.topic, tp.partition)
         self._buffers[tp.partition] = restore(self.topic, tp.partition, stored, time.monotonic(), owner)
         if tp.offset >= 0:

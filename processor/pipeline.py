@@ -51,6 +51,7 @@ class BatchStats:
     ingest_ms: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     stage_seconds: dict[str, float] = field(default_factory=dict)
     samples: list[Scored] = field(default_factory=list)
+    answered: list[tuple[int, int]] = field(default_factory=list)  # (partition, offset) given an output
 
 
 @dataclass(slots=True)
@@ -179,12 +180,14 @@ class Pipeline:
                 rejected.append(Rejected(item.event.raw, _processing_error("output_encoding", exc, item.event)))
                 continue
             d = item.decision
+            stats.answered.append((item.event.raw.partition, item.event.raw.offset))
             stats.outcomes[(item.event.event_type, d.route)] += 1
             stats.decisions[(item.event.event_type, d.decision_source, d.route)] += 1
             if item.event.raw.timestamp_ms is not None:
                 stats.ingest_ms[item.event.event_type].append(item.event.raw.timestamp_ms)
         for bad in rejected:
             outputs.append(self.router.quarantined(bad, now_ms))
+            stats.answered.append((bad.raw.partition, bad.raw.offset))
             stats.quarantined[(bad.error.stage, bad.error.code)] += 1
             stats.outcomes[(bad.error.event_type or "unknown", "quarantined")] += 1
         if keep_samples:

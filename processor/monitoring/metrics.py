@@ -28,6 +28,7 @@ class Metrics:
     transactions: Counter
     state_rebuilds: Counter
     generations_undone: Counter
+    at_least_once_duplicates: Counter
     batch_messages: Histogram
     stage_seconds: Histogram
     end_to_end_seconds: Histogram
@@ -94,6 +95,11 @@ class Metrics:
             generations_undone=Counter(
                 "processor_state_generations_undone_total",
                 "Reorder-buffer generations undone in Redis because their transaction never committed.",
+                registry=r,
+            ),
+            at_least_once_duplicates=Counter(
+                "processor_at_least_once_duplicates_total",
+                "Outputs re-emitted while rebuilding a partition whose Redis state was lost (duplicates of earlier outputs).",
                 registry=r,
             ),
             batch_messages=Histogram(

@@ -226,11 +226,13 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
     time.sleep(5)
     supervisor.stop_all()
     result.log.append(f"{time.monotonic() - started:6.1f}s processors stopped")
-    # one last processor drains what is left (and the reorder buffers) and exits when idle
+    # one last processor drains what is left (and the reorder buffers) and exits when idle. The
+    # stopped processors were static group members: their partitions stay theirs until their
+    # sessions expire, so the drain must stay longer than the session timeout before idling out.
     env_final = settings_env(settings)
     env_final["PROCESSOR_KAFKA__TRANSACTIONAL_ID"] = f"chaos-{run}-0"
     final = subprocess.run(
-        [sys.executable, "-m", "processor", "run", "--max-idle", "8"],
+        [sys.executable, "-m", "processor", "run", "--max-idle", str(settings.kafka.session_timeout_ms / 1000 + 8)],
         env=env_final,
         capture_output=True,
         timeout=600,
