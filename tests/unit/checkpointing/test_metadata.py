@@ -17,8 +17,8 @@ def test_round_trip(generation, low):
 
 
 def test_encoding_is_small_versioned_json():
-    text = CommitMetadata(3, 17).encode()
-    assert orjson.loads(text) == {"v": 1, "g": 3, "lo": 17}
+    text = CommitMetadata(3, 17, 5).encode()
+    assert orjson.loads(text) == {"v": 1, "g": 3, "lo": 17, "n": 5}
     assert len(text) < 64  # Kafka keeps offset metadata small (offset.metadata.max.bytes defaults to 4096)
 
 
@@ -55,3 +55,7 @@ def test_frozen():
     meta = CommitMetadata(1, 2)
     with pytest.raises(AttributeError):
         meta.generation = 5  # type: ignore[misc]
+
+
+def test_metadata_written_before_the_held_count_existed_still_decodes():
+    assert CommitMetadata.decode('{"v":1,"g":3,"lo":17}') == CommitMetadata(3, 17, 0)
