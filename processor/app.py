@@ -39,7 +39,7 @@ from processor.pipeline import BatchStats, Pipeline, PreparedBatch
 from processor.serializers.schemas import SchemaStore
 from processor.stages.reorder import PartitionBuffer, restore
 from processor.state.redis_client import connect
-from processor.state.reorder_store import StateLostError
+from processor.state.reorder_store import OwnershipLostError, StateLostError
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +226,11 @@ class Processor:
     def _batch(self, raws: list[RawMessage], flush: bool = False) -> None:
         try:
             prepared = self.pipeline.process(raws, self._buffers, flush=flush, keep_samples=2)
+        except redis.ResponseError as exc:
+            if "OWNER_CONFLICT" in str(exc):
+                raise OwnershipLostError("ownership_lost", str(exc)) from exc
+            self._redis_outage(exc)
+            return
         except redis.RedisError as exc:
             self._redis_outage(exc)
             return

@@ -56,6 +56,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "PROCESSOR_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
             "PROCESSOR_KAFKA__GROUP_ID": settings.kafka.group_id,
             "PROCESSOR_KAFKA__TRANSACTIONAL_ID": settings.kafka.effective_transactional_id(),
+            "PROCESSOR_KAFKA__SESSION_TIMEOUT_MS": str(settings.kafka.session_timeout_ms),
+            "PROCESSOR_KAFKA__TRANSACTION_TIMEOUT_MS": str(settings.kafka.transaction_timeout_ms),
             "PROCESSOR_REDIS__URL": settings.redis.url,
             "PROCESSOR_REDIS__KEY_PREFIX": settings.redis.key_prefix,
             "PROCESSOR_TOPICS__RAW": settings.topics.raw,

@@ -53,8 +53,10 @@ def settings_factory(tmp_path: Path, stack: None) -> Callable[..., Settings]:
         processing = {"batch_timeout_ms": 100, "idle_timeout_ms": 500, "allowed_lateness_ms": 2_000}
         processing.update(overrides.pop("processing", {}))
         models_dir = overrides.pop("models_dir", tmp_path / "models")
+        kafka = {"bootstrap_servers": BOOTSTRAP, "group_id": f"it-{run}", "transactional_id": f"it-{run}"}
+        kafka.update(overrides.pop("kafka", {}))
         return load_settings(
-            kafka={"bootstrap_servers": BOOTSTRAP, "group_id": f"it-{run}", "transactional_id": f"it-{run}"},
+            kafka=kafka,
             redis={"url": REDIS_URL, "key_prefix": f"it:{run}:"},
             topics={
                 "raw": f"it.{run}.raw",
