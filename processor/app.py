@@ -28,6 +28,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from processor.checkpointing.metadata import CommitMetadata
 from processor.config import PipelinesConfig, Settings
+from processor.decide.killswitch import MODES
 from processor.errors import ProcessingError
 from processor.kafka.clients import make_consumer, make_transactional_producer
 from processor.kafka.deadline import call_with_deadline
@@ -362,6 +363,11 @@ class Processor:
                 h.observe(max(0.0, (now_ms - ts) / 1000))
         for partition, buffer in self._buffers.items():
             m.reorder_buffered.labels(str(partition)).set(len(buffer))
+        for event_type, n in stats.killswitched.items():
+            m.killswitched_events.labels(event_type).inc(n)
+        for scope, state in self.pipeline.killswitch.states().items():
+            for mode in MODES:
+                m.killswitch.labels(scope, mode).set(1 if state.mode == mode else 0)
 
     def _count_rebuild_duplicates(self, stats: BatchStats) -> None:
         """Every output for an input below the rebuild's end is a re-emission, except for the

@@ -113,6 +113,36 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0 if report.identity_holds else 1
 
 
+def cmd_killswitch(args: argparse.Namespace) -> int:
+    import getpass
+
+    from processor.decide.killswitch import GLOBAL, Mode, read_switch, set_switch
+    from processor.state.keys import Keys
+    from processor.state.redis_client import connect
+
+    settings = _settings(args)
+    client = connect(settings.redis)
+    keys = Keys(settings.redis.key_prefix)
+    scopes = [GLOBAL, *load_pipelines(settings.pipelines_file).event_types]
+    if args.event_type is not None and args.event_type not in scopes:
+        raise ConfigError("unknown_event_type", f"no pipeline for event type {args.event_type!r}: one of {scopes[1:]}")
+    scope = args.event_type or GLOBAL
+    if args.action in ("on", "off"):
+        if not args.reason:
+            print("a --reason is required: the next person on call needs to know why", file=sys.stderr)
+            return 2
+        mode: Mode = args.mode if args.action == "on" else "off"
+        state = set_switch(client, keys, scope, mode, args.reason, getpass.getuser())
+        print(f"kill switch {scope}: {state.mode} since {state.since} ({state.reason})")
+        return 0
+    for name in scopes:
+        state = read_switch(client, keys, name)
+        detail = "" if state.mode == "off" else f"  since {state.since or '?'} by {state.by or '?'}: {state.reason}"
+        print(f"{name:<24} {state.mode:<9}{detail}")
+    print(f"(keys: {keys.killswitch(GLOBAL)}, {keys.killswitch('<event_type>')}; values off|fallback|review)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from processor.demo import run_demo
 
@@ -158,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     aud = sub.add_parser("audit", help="check the accounting identity over the input and output topics")
     aud.add_argument("--json", action="store_true")
     aud.set_defaults(func=cmd_audit)
+
+    ks = sub.add_parser("killswitch", help="switch the model off (or back on), globally or per event type")
+    ks.add_argument("action", choices=["on", "off", "status"])
+    ks.add_argument("--event-type", default=None, help="one event type (default: global)")
+    ks.add_argument("--mode", choices=["fallback", "review"], default="fallback")
+    ks.add_argument("--reason", default=None, help="why (required for on and off)")
+    ks.set_defaults(func=cmd_killswitch)
 
     demo = sub.add_parser("demo", help="the whole loop on the local stack, with a summary")
     demo.add_argument("--count", type=int, default=20_000)

@@ -124,6 +124,10 @@ class ProcessingSettings(BaseModel):
     #: Events timestamped further than this in the future are rejected (and never move the watermark).
     max_future_skew_ms: int = Field(default=86_400_000, ge=0)
     dedupe_ttl_s: int = Field(default=7 * 86_400, ge=1)
+    #: Kill-switch state assumed at start-up until Redis has been read once.
+    killswitch_default: Literal["off", "fallback", "review"] = "off"
+    #: How often every processor re-reads the kill-switch keys (propagation well under a second).
+    killswitch_poll_ms: int = Field(default=500, ge=50, le=1_000)
 
 
 class MetricsSettings(BaseModel):

@@ -18,6 +18,7 @@ import numpy as np
 import redis
 
 from processor.config import PipelinesConfig, Settings
+from processor.decide.killswitch import KillSwitch
 from processor.decide.thresholds import DecisionMaker
 from processor.errors import LateEventError, ProcessingError, unexpected
 from processor.messages import Event, OutputRecord, RawMessage, Rejected, Scored
@@ -52,6 +53,7 @@ class BatchStats:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     samples: list[Scored] = field(default_factory=list)
     answered: list[tuple[int, int]] = field(default_factory=list)  # (partition, offset) given an output
+    killswitched: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)
@@ -91,6 +93,13 @@ class Pipeline:
             latency_budget_ms=settings.models.latency_budget_ms,
         )
         self.decider = DecisionMaker(pipelines)
+        self.killswitch = KillSwitch(
+            client,
+            keys,
+            list(pipelines.event_types),
+            default=settings.processing.killswitch_default,
+            poll_interval_s=settings.processing.killswitch_poll_ms / 1000,
+        )
         self.router = Router(settings.topics, OutputEncoder(schemas))
         p = settings.processing
         self._lateness_ms = p.allowed_lateness_ms
@@ -111,6 +120,7 @@ class Pipeline:
         now_ms = int(time.time() * 1000)
         now = time.monotonic()
         self.worker.maybe_reload()
+        self.killswitch.refresh()
 
         events, rejected = self.decoder.decode_batch(raws)
         clock.lap("decode")
@@ -213,6 +223,13 @@ class Pipeline:
         out: list[Scored] = []
         for event_type, items in by_type.items():
             names = self.modules[event_type].FEATURE_NAMES
+            switch = self.killswitch.state_for(event_type)
+            if switch.engaged:  # the model is switched off: capture and decide without it
+                stats.killswitched[event_type] += len(items)
+                for event, row in items:
+                    features = {n: (None if math.isnan(v) else float(v)) for n, v in zip(names, row, strict=True)}
+                    out.append(Scored(event, self.decider.switched_off(event_type, switch), features))
+                continue
             matrix = np.asarray([row for _, row in items], dtype=np.float64)
             result = self.worker.score(event_type, matrix)
             if result.failure is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from processor.config import Band, DecisionPolicy, PipelinesConfig
+from processor.decide.killswitch import SwitchState
 from processor.messages import Decision
 
 
@@ -10,6 +11,34 @@ class DecisionMaker:
     def __init__(self, pipelines: PipelinesConfig) -> None:
         self._policies: dict[str, DecisionPolicy] = {n: c.decision for n, c in pipelines.event_types.items()}
         self._bands: dict[str, list[Band]] = {n: p.sorted_bands() for n, p in self._policies.items()}
+
+    def switched_off(self, event_type: str, state: SwitchState) -> Decision:
+        """The kill switch is engaged for this type: no model; fallback rules, or a human."""
+        fb = self._policies[event_type].fallback
+        reason = f"kill switch ({state.scope}, {state.mode}): {state.reason or 'no reason given'}"
+        if state.mode == "review":
+            return Decision(
+                decision=fb.decision,
+                category=fb.category,
+                score=None,
+                confidence=None,
+                decision_source="fallback",
+                model_version=None,
+                route="review",
+                reason=reason,
+                review_reason="kill_switch",
+            )
+        return Decision(
+            decision=fb.decision,
+            category=fb.category,
+            score=None,
+            confidence=None,
+            decision_source="fallback",
+            model_version=None,
+            route=fb.route,
+            reason=reason,
+            review_reason="kill_switch" if fb.route == "review" else None,
+        )
 
     def decide(self, event_type: str, score: float | None, model_version: str | None, failure: str | None) -> Decision:
         policy = self._policies[event_type]

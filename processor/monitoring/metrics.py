@@ -36,6 +36,8 @@ class Metrics:
     reorder_buffered: Gauge
     model_info: Gauge
     healthy: Gauge
+    killswitch: Gauge
+    killswitched_events: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -130,6 +132,18 @@ class Metrics:
                 "processor_model_info",
                 "Active model version per event type (value 1).",
                 ["event_type", "version"],
+                registry=r,
+            ),
+            killswitch=Gauge(
+                "processor_killswitch_engaged",
+                "1 for the kill-switch mode in force per scope (global or an event type), 0 for the others.",
+                ["scope", "mode"],
+                registry=r,
+            ),
+            killswitched_events=Counter(
+                "processor_killswitched_events_total",
+                "Events decided without the model because the kill switch was engaged.",
+                ["event_type"],
                 registry=r,
             ),
             healthy=Gauge("processor_healthy", "1 while the loop is running and its dependencies answer.", registry=r),

@@ -20,6 +20,10 @@ class Keys:
     def history(self, event_type: str, counter: str, key_value: str) -> str:
         return f"{self.prefix}h:{event_type}:{counter}:{key_value}"
 
+    def killswitch(self, scope: str) -> str:
+        """``global``, or an event type."""
+        return f"{self.prefix}killswitch:global" if scope == "global" else f"{self.prefix}killswitch:type:{scope}"
+
     def partition_tag(self, topic: str, partition: int) -> str:
         return f"{{{self.prefix}rb:{topic}:{partition}}}"
 
