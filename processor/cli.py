@@ -143,6 +143,15 @@ def cmd_killswitch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    from processor.decide.backtest import backtest
+
+    settings = _settings(args)
+    report = backtest(settings, load_pipelines(settings.pipelines_file), args.events, args.event_type)
+    print(report.render())
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from processor.demo import run_demo
 
@@ -188,6 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
     aud = sub.add_parser("audit", help="check the accounting identity over the input and output topics")
     aud.add_argument("--json", action="store_true")
     aud.set_defaults(func=cmd_audit)
+
+    rules = sub.add_parser("rules", help="the decision rules of config/pipelines.yaml")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    rules_test = rules_sub.add_parser("test", help="backtest the current policy against a file of historical events")
+    rules_test.add_argument(
+        "--events", type=Path, required=True, help="JSONL events (as processor simulate --out writes)"
+    )
+    rules_test.add_argument("--event-type", default=None)
+    rules_test.set_defaults(func=cmd_rules_test)
 
     ks = sub.add_parser("killswitch", help="switch the model off (or back on), globally or per event type")
     ks.add_argument("action", choices=["on", "off", "status"])

@@ -282,6 +282,9 @@ class EventTypeConfig(BaseModel):
     late_policy: Literal["flag", "quarantine"] = "flag"
     checks: list[FieldCheck] = Field(default_factory=list)
     decision: DecisionPolicy
+    #: Rule overrides, in evaluation order (first match wins); compiled and checked at start-up
+    #: against the schema and the feature module (processor/decide/rules.py).
+    rules: list[dict[str, Any]] = Field(default_factory=list)
     #: The label the model predicts (positive class) in training data.
     positive_label: str = "positive"
 

@@ -19,6 +19,7 @@ import redis
 
 from processor.config import PipelinesConfig, Settings
 from processor.decide.killswitch import KillSwitch
+from processor.decide.rules import compile_rules
 from processor.decide.thresholds import DecisionMaker
 from processor.errors import LateEventError, ProcessingError, unexpected
 from processor.messages import Event, OutputRecord, RawMessage, Rejected, Scored
@@ -92,7 +93,18 @@ class Pipeline:
             reload_interval_s=settings.models.reload_interval_s,
             latency_budget_ms=settings.models.latency_budget_ms,
         )
-        self.decider = DecisionMaker(pipelines)
+        self.decider = DecisionMaker(
+            pipelines,
+            {
+                name: compile_rules(
+                    name,
+                    cfg.rules,
+                    set(schemas.latest(cfg.schema_name or name).fields),
+                    set(self.modules[name].FEATURE_NAMES),
+                )
+                for name, cfg in pipelines.event_types.items()
+            },
+        )
         self.killswitch = KillSwitch(
             client,
             keys,
@@ -228,7 +240,10 @@ class Pipeline:
                 stats.killswitched[event_type] += len(items)
                 for event, row in items:
                     features = {n: (None if math.isnan(v) else float(v)) for n, v in zip(names, row, strict=True)}
-                    out.append(Scored(event, self.decider.switched_off(event_type, switch), features))
+                    decision = self.decider.switched_off(event_type, switch)
+                    if switch.mode == "fallback":  # the deterministic rules still decide
+                        decision = self.decider.apply_rules(event_type, decision, event.record, features)
+                    out.append(Scored(event, decision, features))
                 continue
             matrix = np.asarray([row for _, row in items], dtype=np.float64)
             result = self.worker.score(event_type, matrix)
@@ -240,6 +255,7 @@ class Pipeline:
                     stats.scores[event_type].append(score)
                 decision = self.decider.decide(event_type, score, result.model_version, result.failure)
                 features = {n: (None if math.isnan(v) else float(v)) for n, v in zip(names, row, strict=True)}
+                decision = self.decider.apply_rules(event_type, decision, event.record, features)
                 out.append(Scored(event, decision, features))
         # release order per partition matters downstream (per-entity order): restore it
         position = {id(e): i for i, e in enumerate(ready)}

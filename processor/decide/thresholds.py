@@ -2,15 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
 from processor.config import Band, DecisionPolicy, PipelinesConfig
 from processor.decide.killswitch import SwitchState
+from processor.decide.rules import Rule, first_match
 from processor.messages import Decision
 
 
 class DecisionMaker:
-    def __init__(self, pipelines: PipelinesConfig) -> None:
+    def __init__(self, pipelines: PipelinesConfig, rules: Mapping[str, Sequence[Rule]] | None = None) -> None:
         self._policies: dict[str, DecisionPolicy] = {n: c.decision for n, c in pipelines.event_types.items()}
         self._bands: dict[str, list[Band]] = {n: p.sorted_bands() for n, p in self._policies.items()}
+        self._rules: dict[str, list[Rule]] = {n: list(r) for n, r in (rules or {}).items()}
+
+    def apply_rules(
+        self, event_type: str, decision: Decision, record: Mapping[str, Any], features: Mapping[str, float | None]
+    ) -> Decision:
+        """The first matching rule overrides what the model (or the fallback) decided."""
+        rule = first_match(self._rules.get(event_type, ()), record, features)
+        if rule is None:
+            return decision
+        bands = self._bands[event_type]
+        why = f"rule {rule.id}"
+        if rule.action in ("approve", "block"):
+            band = bands[-1] if rule.action == "approve" else bands[0]
+            return replace(
+                decision,
+                decision=band.decision,
+                category=rule.category or band.category,
+                decision_source="rule",
+                route="scored",
+                reason=why,
+                review_reason=None,
+                rule_ids=(rule.id,),
+            )
+        if rule.action == "review":
+            return replace(
+                decision,
+                category=rule.category or decision.category,
+                decision_source="rule",
+                route="review",
+                reason=why,
+                review_reason=f"rule:{rule.id}",
+                rule_ids=(rule.id,),
+            )
+        return replace(decision, category=rule.category, reason=f"{decision.reason}; {why}", rule_ids=(rule.id,))
 
     def switched_off(self, event_type: str, state: SwitchState) -> Decision:
         """The kill switch is engaged for this type: no model; fallback rules, or a human."""

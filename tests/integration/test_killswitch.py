@@ -74,12 +74,30 @@ def test_switching_the_model_off_and_on_mid_stream(
         return [r for r in _decided(settings) if start + 1_000 <= r["processed_at"] < end]
 
     def sources(records: list[dict[str, Any]]) -> set[str]:
-        return {r["decision_source"] for r in records}
+        # rule overrides decide in every mode but review; they are checked separately below
+        return {r["decision_source"] for r in records if not r["rule_ids"]}
+
+    ruled = [r for r in _decided(settings) if r["rule_ids"]]
+    assert ruled and {r["decision_source"] for r in ruled} == {"rule"}
+    assert {r["rule_ids"][0] for r in ruled} <= {
+        "sanctioned-country",
+        "bot-burst",
+        "enterprise-manual-check",
+        "security-report",
+        "blocker-never-triaged-away",
+        "executable-payload",
+        "damaged-upload",
+    }
+    assert all(
+        r["review_reason"] == "rule:enterprise-manual-check"
+        for r in ruled
+        if r["rule_ids"] == ["enterprise-manual-check"]
+    )
 
     assert sources([r for r in _decided(settings) if r["processed_at"] < marks["global_on"]]) == {"model"}
     during = window(marks["global_on"], marks["global_off"])
     assert during and sources(during) == {"fallback"}
-    assert all("kill switch (global, fallback)" in r["reason"] for r in during)
+    assert all("kill switch (global, fallback)" in r["reason"] for r in during if not r["rule_ids"])
     between = window(marks["global_off"], marks["type_on"])
     assert between and sources(between) == {"model"}
     typed = window(marks["type_on"], marks["type_off"])
