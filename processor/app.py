@@ -368,6 +368,7 @@ class Processor:
         for scope, state in self.pipeline.killswitch.states().items():
             for mode in MODES:
                 m.killswitch.labels(scope, mode).set(1 if state.mode == mode else 0)
+            m.killswitch_since.labels(scope).set(state.since_epoch() if state.engaged else 0)
 
     def _count_rebuild_duplicates(self, stats: BatchStats) -> None:
         """Every output for an input below the rebuild's end is a re-emission, except for the

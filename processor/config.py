@@ -285,6 +285,9 @@ class EventTypeConfig(BaseModel):
     #: Rule overrides, in evaluation order (first match wins); compiled and checked at start-up
     #: against the schema and the feature module (processor/decide/rules.py).
     rules: list[dict[str, Any]] = Field(default_factory=list)
+    #: Send an event to review (``review_reason=feature_out_of_range:<feature>``) when one of its
+    #: features lies outside the range the active model saw in training: the model is guessing.
+    escalate_out_of_range: bool = False
     #: The label the model predicts (positive class) in training data.
     positive_label: str = "positive"
 

@@ -255,6 +255,8 @@ class Pipeline:
                     stats.scores[event_type].append(score)
                 decision = self.decider.decide(event_type, score, result.model_version, result.failure)
                 features = {n: (None if math.isnan(v) else float(v)) for n, v in zip(names, row, strict=True)}
+                if result.ranges and self.pipelines.event_types[event_type].escalate_out_of_range:
+                    decision = self.decider.escalate_out_of_range(decision, features, result.ranges)
                 decision = self.decider.apply_rules(event_type, decision, event.record, features)
                 out.append(Scored(event, decision, features))
         # release order per partition matters downstream (per-entity order): restore it

@@ -46,6 +46,15 @@ class SwitchState:
     def engaged(self) -> bool:
         return self.mode != "off"
 
+    def since_epoch(self) -> float:
+        """``since`` as epoch seconds; 0 when unknown (a plain redis-cli SET carries no time)."""
+        if not self.since:
+            return 0.0
+        try:
+            return datetime.fromisoformat(self.since).timestamp()
+        except ValueError:
+            return 0.0
+
 
 def parse_state(raw: bytes | str | None, scope: str) -> SwitchState | None:
     """A key's value as a state; None when the key is absent. Unreadable values fail safe."""

@@ -18,6 +18,23 @@ class DecisionMaker:
         self._bands: dict[str, list[Band]] = {n: p.sorted_bands() for n, p in self._policies.items()}
         self._rules: dict[str, list[Rule]] = {n: list(r) for n, r in (rules or {}).items()}
 
+    def escalate_out_of_range(
+        self, decision: Decision, features: Mapping[str, float | None], ranges: Mapping[str, tuple[float, float]]
+    ) -> Decision:
+        """A confident model decision on inputs unlike anything it was trained on goes to a human."""
+        if decision.decision_source != "model" or decision.route == "review":
+            return decision
+        for name, (low, high) in ranges.items():
+            value = features.get(name)
+            if value is not None and not low <= value <= high:
+                return replace(
+                    decision,
+                    route="review",
+                    review_reason=f"feature_out_of_range:{name}",
+                    reason=f"{decision.reason}; {name}={value:g} outside training range [{low:g}, {high:g}]",
+                )
+        return decision
+
     def apply_rules(
         self, event_type: str, decision: Decision, record: Mapping[str, Any], features: Mapping[str, float | None]
     ) -> Decision:

@@ -583,6 +583,9 @@ def _reference(values: npt.NDArray[np.float64]) -> dict[str, Any]:
         "shares": [float(c) / total for c in counts],
         "null_share": null_share,
         "count": total,
+        # the range seen in training: serving escalates values outside it (if the type asks to)
+        "min": float(present.min()),
+        "max": float(present.max()),
     }
 
 

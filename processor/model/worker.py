@@ -31,6 +31,8 @@ class LoadedModel:
     ref: ArtifactRef
     booster: lgb.Booster
     feature_names: tuple[str, ...]
+    #: per feature, the (min, max) seen in training; absent for artifacts that predate it
+    ranges: dict[str, tuple[float, float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class ScoreResult:
     scores: np.ndarray | None  # None: no model could score; decide falls back
     model_version: str | None
     failure: str | None = None  # no_model | model_error | latency_budget
+    ranges: dict[str, tuple[float, float]] | None = None  # the training range of each feature
 
 
 class ModelWorker:
@@ -101,7 +104,13 @@ class ModelWorker:
         booster = lgb.Booster(model_file=str(ref.model_path))
         if booster.num_feature() != len(names):
             raise ValueError(f"model expects {booster.num_feature()} features, metadata lists {len(names)}")
-        return LoadedModel(ref=ref, booster=booster, feature_names=names)
+        reference = metadata.get("reference", {}).get("features", {})
+        ranges = {
+            name: (float(ref_["min"]), float(ref_["max"]))
+            for name, ref_ in reference.items()
+            if isinstance(ref_, dict) and ref_.get("min") is not None and ref_.get("max") is not None
+        }
+        return LoadedModel(ref=ref, booster=booster, feature_names=names, ranges=ranges)
 
     def score(self, event_type: str, features: np.ndarray) -> ScoreResult:
         model = self._models.get(event_type)
@@ -122,7 +131,7 @@ class ModelWorker:
         scores = np.asarray(scores, dtype=np.float64)
         if scores.shape != (features.shape[0],) or not np.all(np.isfinite(scores)):
             return ScoreResult(None, model.ref.version, "model_error")
-        return ScoreResult(scores, model.ref.version)
+        return ScoreResult(scores, model.ref.version, ranges=model.ranges)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -37,6 +37,7 @@ class Metrics:
     model_info: Gauge
     healthy: Gauge
     killswitch: Gauge
+    killswitch_since: Gauge
     killswitched_events: Counter
 
     @classmethod
@@ -138,6 +139,12 @@ class Metrics:
                 "processor_killswitch_engaged",
                 "1 for the kill-switch mode in force per scope (global or an event type), 0 for the others.",
                 ["scope", "mode"],
+                registry=r,
+            ),
+            killswitch_since=Gauge(
+                "processor_killswitch_since_timestamp_seconds",
+                "When the kill switch in force per scope was engaged (0 when off or unknown); the reason is logged.",
+                ["scope"],
                 registry=r,
             ),
             killswitched_events=Counter(

@@ -111,3 +111,9 @@ def test_fallback_mode_follows_the_types_fallback_route(pipelines: PipelinesConf
     assert decider.switched_off("jira_ticket_created", SwitchState("fallback", "x")).route == "scored"
     review = decider.switched_off("jira_ticket_created", SwitchState("review", "x"))
     assert (review.route, review.review_reason) == ("review", "kill_switch")
+
+
+def test_since_is_exported_as_epoch_seconds() -> None:
+    assert SwitchState("fallback", "x", "2026-01-01T00:00:00+00:00").since_epoch() == 1767225600.0
+    assert SwitchState("fallback", "x", None).since_epoch() == 0.0
+    assert SwitchState("fallback", "x", "yesterday").since_epoch() == 0.0

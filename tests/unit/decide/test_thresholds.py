@@ -130,3 +130,22 @@ def test_default_fallback_policy():
 def test_unknown_event_type_raises(maker):
     with pytest.raises(KeyError):
         maker.decide("nope", 0.5, None, None)
+
+
+def test_features_outside_the_training_range_escalate_a_model_decision(pipelines):
+    decider = DecisionMaker(pipelines)
+    confident = decider.decide("document_uploaded", 0.02, "v1", None)
+    assert confident.route == "scored"
+    ranges = {"log_size_bytes": (5.0, 15.0), "page_count": (0.0, 500.0)}
+    inside = decider.escalate_out_of_range(confident, {"log_size_bytes": 9.0, "page_count": None}, ranges)
+    assert inside is confident
+    outside = decider.escalate_out_of_range(confident, {"log_size_bytes": 19.5, "page_count": 2.0}, ranges)
+    assert (outside.route, outside.review_reason) == ("review", "feature_out_of_range:log_size_bytes")
+    assert outside.decision == confident.decision and outside.decision_source == "model"
+    assert "outside training range [5, 15]" in (outside.reason or "")
+
+
+def test_fallback_decisions_are_not_escalated_by_range(pipelines):
+    decider = DecisionMaker(pipelines)
+    fallback = decider.decide("jira_ticket_created", None, None, "no_model")
+    assert decider.escalate_out_of_range(fallback, {"x": 1e9}, {"x": (0.0, 1.0)}) is fallback

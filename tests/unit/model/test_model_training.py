@@ -98,6 +98,8 @@ def test_trains_a_loadable_artifact(
         assert len(hist["shares"]) == len(hist["edges"]) + 1 or hist["shares"] == []
         assert len(hist["edges"]) <= 9
         assert sum(hist["shares"]) + hist["null_share"] == pytest.approx(1.0)
+        if hist["edges"]:  # the range seen in training, for out-of-range escalation
+            assert hist["min"] <= hist["edges"][0] and hist["edges"][-1] <= hist["max"]
     score_ref = meta["reference"]["score"]
     assert score_ref["count"] == result.n_valid and score_ref["null_share"] == 0.0
     assert meta["reference"]["features"]["ip_country_mismatch"]["null_share"] > 0  # ip_country is sometimes null
