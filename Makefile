@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK := deploy/local/stack.sh
 
-.PHONY: help setup stack-up stack-down stack-status stack-reset topics demo test test-unit test-integration chaos lint format clean
+.PHONY: help setup stack-up stack-down stack-status stack-reset topics demo test test-unit test-integration chaos bench lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -51,14 +51,17 @@ test-integration: setup stack-up ## integration tests on the real broker and Red
 chaos: setup stack-up ## the full chaos suite: 3 processors, 100k events, kill -9s, Redis and broker restarts
 	PYTHONPATH=tests $(PY) -m chaos.run
 
+bench: setup stack-up ## throughput of the processor beside a transactional passthrough (the limit), table + bench/results.json
+	$(PY) -m bench.run
+
 lint: setup ## ruff (lint and format check) and mypy
-	$(VENV)/bin/ruff check processor tests
-	$(VENV)/bin/ruff format --check processor tests
+	$(VENV)/bin/ruff check processor tests bench
+	$(VENV)/bin/ruff format --check processor tests bench
 	$(VENV)/bin/mypy
 
 format: setup ## apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix processor tests
-	$(VENV)/bin/ruff format processor tests
+	$(VENV)/bin/ruff check --fix processor tests bench
+	$(VENV)/bin/ruff format processor tests bench
 
 clean: ## remove the virtualenv and caches (not the stack's data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -42,7 +42,7 @@ class ChaosConfig:
     seed: int = 7
     produce_chunks: int = 10  # the stream arrives in chunks while faults happen
     models_dir: Path | None = None
-    stack_dir: Path = PROJECT_ROOT / ".local"
+    stack_dir: Path = Path(os.environ.get("STACK_DIR", PROJECT_ROOT / ".local"))  # as deploy/local/stack.sh
     log_dir: Path = Path("/tmp")
 
 
@@ -163,6 +163,9 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
         models={"dir": str(config.models_dir or PROJECT_ROOT / "models"), "reload_interval_s": 5},
         metrics={"enabled": False},
     )
+    # fail fast, before anything runs, when the stack is not one this harness can restart
+    _pid(config.stack_dir / "redis" / "redis.pid")
+    _pid(config.stack_dir / "kafka" / "kafka.pid")
     create_topics(settings)
     messages = simulate(config.events, seed=config.seed, faults=FaultMix.default(), span_s=1_800.0)
 
@@ -171,55 +174,60 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
     watcher = threading.Thread(target=supervisor.watch, daemon=True)
     watcher.start()
 
-    # produce in chunks from a thread, so faults land while the stream is still arriving
-    chunks = [
-        messages[len(messages) * i // config.produce_chunks : len(messages) * (i + 1) // config.produce_chunks]
-        for i in range(config.produce_chunks)
-    ]
-    producing_done = threading.Event()
+    try:
+        # produce in chunks from a thread, so faults land while the stream is still arriving
+        chunks = [
+            messages[len(messages) * i // config.produce_chunks : len(messages) * (i + 1) // config.produce_chunks]
+            for i in range(config.produce_chunks)
+        ]
+        producing_done = threading.Event()
 
-    def producer() -> None:
-        for chunk in chunks:
-            produce(settings, [(m.key, m.value) for m in chunk])
-            time.sleep(0.5)
-        producing_done.set()
+        def producer() -> None:
+            for chunk in chunks:
+                produce(settings, [(m.key, m.value) for m in chunk])
+                time.sleep(0.5)
+            producing_done.set()
 
-    threading.Thread(target=producer, daemon=True).start()
+        threading.Thread(target=producer, daemon=True).start()
 
-    faults = (
-        ["kill"] * config.kills
-        + ["redis_restart"] * config.redis_restarts
-        + ["redis_pause"] * (1 if config.redis_pause_s > 0 else 0)
-        + ["broker_restart"] * config.broker_restarts
-    )
-    rng.shuffle(faults)
-    redis_pidfile = config.stack_dir / "redis" / "redis.pid"
-    kafka_pidfile = config.stack_dir / "kafka" / "kafka.pid"
-    env = {**os.environ, "STACK_DIR": str(config.stack_dir)}
-    for fault in faults:
-        time.sleep(rng.uniform(1.0, 3.0))
-        if fault == "kill":
-            victim = rng.randrange(config.processors)
-            supervisor.kill(victim)
-            result.kills += 1
-            result.restarts += 1
-        elif fault == "redis_restart":
-            os.kill(_pid(redis_pidfile), signal.SIGTERM)  # a graceful stop: the AOF is flushed
-            _wait_gone(redis_pidfile)
-            subprocess.run(["bash", str(STACK), "up"], check=True, env=env, capture_output=True)
-            result.redis_restarts += 1
-        elif fault == "redis_pause":
-            pid = _pid(redis_pidfile)
-            os.kill(pid, signal.SIGSTOP)
-            time.sleep(config.redis_pause_s)
-            os.kill(pid, signal.SIGCONT)
-            result.redis_pauses += 1
-        elif fault == "broker_restart":
-            os.kill(_pid(kafka_pidfile), signal.SIGTERM)
-            _wait_gone(kafka_pidfile)
-            subprocess.run(["bash", str(STACK), "up"], check=True, env=env, capture_output=True)
-            result.broker_restarts += 1
-        result.log.append(f"{time.monotonic() - started:6.1f}s {fault}")
+        faults = (
+            ["kill"] * config.kills
+            + ["redis_restart"] * config.redis_restarts
+            + ["redis_pause"] * (1 if config.redis_pause_s > 0 else 0)
+            + ["broker_restart"] * config.broker_restarts
+        )
+        rng.shuffle(faults)
+        redis_pidfile = config.stack_dir / "redis" / "redis.pid"
+        kafka_pidfile = config.stack_dir / "kafka" / "kafka.pid"
+        env = {**os.environ, "STACK_DIR": str(config.stack_dir)}
+        for fault in faults:
+            time.sleep(rng.uniform(1.0, 3.0))
+            if fault == "kill":
+                victim = rng.randrange(config.processors)
+                supervisor.kill(victim)
+                result.kills += 1
+                result.restarts += 1
+            elif fault == "redis_restart":
+                os.kill(_pid(redis_pidfile), signal.SIGTERM)  # a graceful stop: the AOF is flushed
+                _wait_gone(redis_pidfile)
+                subprocess.run(["bash", str(STACK), "up"], check=True, env=env, capture_output=True)
+                result.redis_restarts += 1
+            elif fault == "redis_pause":
+                pid = _pid(redis_pidfile)
+                os.kill(pid, signal.SIGSTOP)
+                time.sleep(config.redis_pause_s)
+                os.kill(pid, signal.SIGCONT)
+                result.redis_pauses += 1
+            elif fault == "broker_restart":
+                os.kill(_pid(kafka_pidfile), signal.SIGTERM)
+                _wait_gone(kafka_pidfile)
+                subprocess.run(["bash", str(STACK), "up"], check=True, env=env, capture_output=True)
+                result.broker_restarts += 1
+            result.log.append(f"{time.monotonic() - started:6.1f}s {fault}")
+
+    except BaseException:
+        supervisor.stop_all()  # never leave processors running behind a failed run
+        raise
 
     producing_done.wait(600)
     result.log.append(f"{time.monotonic() - started:6.1f}s stream produced")
