@@ -71,19 +71,7 @@ class DecisionMaker:
     def switched_off(self, event_type: str, state: SwitchState) -> Decision:
         """The kill switch is engaged for this type: no model; fallback rules, or a human."""
         fb = self._policies[event_type].fallback
-        reason = f"kill switch ({state.scope}, {state.mode}): {state.reason or 'no reason given'}"
-        if state.mode == "review":
-            return Decision(
-                decision=fb.decision,
-                category=fb.category,
-                score=None,
-                confidence=None,
-                decision_source="fallback",
-                model_version=None,
-                route="review",
-                reason=reason,
-                review_reason="kill_switch",
-            )
+        route = "review" if state.mode == "review" else fb.route
         return Decision(
             decision=fb.decision,
             category=fb.category,
@@ -91,9 +79,9 @@ class DecisionMaker:
             confidence=None,
             decision_source="fallback",
             model_version=None,
-            route=fb.route,
-            reason=reason,
-            review_reason="kill_switch" if fb.route == "review" else None,
+            route=route,
+            reason=f"kill switch ({state.scope}, {state.mode}): {state.reason or 'no reason given'}",
+            review_reason="kill_switch" if route == "review" else None,
         )
 
     def decide(self, event_type: str, score: float | None, model_version: str | None, failure: str | None) -> Decision:
