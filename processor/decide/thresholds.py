@@ -70,34 +70,38 @@ class DecisionMaker:
 
     def switched_off(self, event_type: str, state: SwitchState) -> Decision:
         """The kill switch is engaged for this type: no model; fallback rules, or a human."""
+        return self._fallback(
+            event_type,
+            model_version=None,
+            reason=f"kill switch ({state.scope}, {state.mode}): {state.reason or 'no reason given'}",
+            review_reason="kill_switch",
+            route="review" if state.mode == "review" else None,
+        )
+
+    def _fallback(
+        self, event_type: str, *, model_version: str | None, reason: str, review_reason: str, route: str | None = None
+    ) -> Decision:
+        """The type's fallback decision; ``route`` overrides the policy's route."""
         fb = self._policies[event_type].fallback
-        route = "review" if state.mode == "review" else fb.route
+        route = route or fb.route
         return Decision(
             decision=fb.decision,
             category=fb.category,
             score=None,
             confidence=None,
             decision_source="fallback",
-            model_version=None,
+            model_version=model_version,
             route=route,
-            reason=f"kill switch ({state.scope}, {state.mode}): {state.reason or 'no reason given'}",
-            review_reason="kill_switch" if route == "review" else None,
+            reason=reason,
+            review_reason=review_reason if route == "review" else None,
         )
 
     def decide(self, event_type: str, score: float | None, model_version: str | None, failure: str | None) -> Decision:
         policy = self._policies[event_type]
         if score is None:
-            fb = policy.fallback
-            return Decision(
-                decision=fb.decision,
-                category=fb.category,
-                score=None,
-                confidence=None,
-                decision_source="fallback",
-                model_version=model_version,
-                route=fb.route,
-                reason=f"fallback: {failure or 'no_model'}",
-                review_reason=f"fallback:{failure or 'no_model'}" if fb.route == "review" else None,
+            why = failure or "no_model"
+            return self._fallback(
+                event_type, model_version=model_version, reason=f"fallback: {why}", review_reason=f"fallback:{why}"
             )
         band = next(b for b in self._bands[event_type] if score >= b.min_score)
         review = policy.review_band
