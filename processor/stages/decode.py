@@ -201,15 +201,22 @@ def _event_time(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and 10 <= len(value) <= 40:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:  # RFC 3339 requires an offset; a naive time is ambiguous
-            return None
-        return int(parsed.timestamp() * 1000)
+    if isinstance(value, str):
+        return rfc3339_ms(value)
     return None
+
+
+def rfc3339_ms(value: str) -> int | None:
+    """An RFC 3339 timestamp as epoch milliseconds; None when it is not one (or has no offset)."""
+    if not 10 <= len(value) <= 40:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:  # RFC 3339 requires an offset; a naive time is ambiguous
+        return None
+    return int(parsed.timestamp() * 1000)
 
 
 def _depth(value: Any) -> int:

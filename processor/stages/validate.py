@@ -14,13 +14,13 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from processor.config import EventTypeConfig, FieldCheck, PipelinesConfig, ProcessingSettings
 from processor.errors import ProcessorError, SchemaError, SemanticError, unexpected
 from processor.messages import Event, Rejected
 from processor.serializers.schemas import InputSchema, SchemaStore
+from processor.stages.decode import rfc3339_ms
 
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _EARLIEST_EVENT_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: anything older is a unit or clock error
@@ -167,7 +167,7 @@ def _check_value(value: Any, schema: Any, path: str, tolerant: bool, coercions: 
                 raise SchemaError("not_in_enum", f"{path} must be one of {schema['symbols']}", field=path)
             return value
         if schema.get("logicalType") == "timestamp-millis" and isinstance(value, str):
-            parsed = _rfc3339_ms(value)
+            parsed = rfc3339_ms(value)
             if parsed is None:
                 raise SchemaError("wrong_type", f"{path} must be epoch milliseconds or RFC 3339", field=path)
             return parsed
@@ -241,14 +241,6 @@ def _check_finite(value: Any, path: str) -> None:
     elif isinstance(value, list):
         for i, v in enumerate(value):
             _check_finite(v, f"{path}[{i}]")
-
-
-def _rfc3339_ms(value: str) -> int | None:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return None if parsed.tzinfo is None else int(parsed.timestamp() * 1000)
 
 
 def _kind(value: Any) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from processor.audit import read_topic
 from processor.config import Settings
 
 
@@ -84,3 +85,9 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float, interval_s: float 
             return True
         time.sleep(interval_s)
     return predicate()
+
+
+def count_outputs(settings: Settings) -> int:
+    """Committed records on the three output topics (read_committed)."""
+    t = settings.topics
+    return sum(len(read_topic(settings, topic, idle_s=0.3)) for topic in (t.scored, t.review, t.quarantine))

@@ -8,15 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from helpers.kafka import produce, wait_for
-from processor.audit import audit, read_topic
+from helpers.kafka import count_outputs, produce, wait_for
+from processor.audit import audit
 from processor.config import Settings
 from processor.simulate import FaultMix, simulate
-
-
-def _committed_outputs(settings: Settings) -> int:
-    t = settings.topics
-    return sum(len(read_topic(settings, topic, idle_s=0.3)) for topic in (t.scored, t.review, t.quarantine))
 
 
 def test_kill_minus_nine_mid_stream_loses_and_duplicates_nothing(
@@ -33,7 +28,7 @@ def test_kill_minus_nine_mid_stream_loses_and_duplicates_nothing(
 
     for kill_after in (800, 2_500):
         proc = processor_factory(settings, log=log)
-        assert wait_for(lambda n=kill_after: _committed_outputs(settings) >= n, 120), log.read_text()[-3000:]
+        assert wait_for(lambda n=kill_after: count_outputs(settings) >= n, 120), log.read_text()[-3000:]
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         time.sleep(0.2)

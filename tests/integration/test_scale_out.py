@@ -10,15 +10,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from helpers.kafka import produce, settings_env, wait_for
-from processor.audit import audit, read_topic
+from helpers.kafka import count_outputs, produce, settings_env, wait_for
+from processor.audit import audit
 from processor.config import Settings
 from processor.simulate import FaultMix, simulate
-
-
-def _outputs(settings: Settings) -> int:
-    t = settings.topics
-    return sum(len(read_topic(settings, topic, idle_s=0.3)) for topic in (t.scored, t.review, t.quarantine))
 
 
 def test_a_frozen_processor_whose_partitions_moved_writes_no_duplicates(
@@ -49,14 +44,14 @@ def test_a_frozen_processor_whose_partitions_moved_writes_no_duplicates(
     producer = threading.Thread(target=stream)
     try:
         producer.start()
-        assert wait_for(lambda: _outputs(settings) > 300, 90)
+        assert wait_for(lambda: count_outputs(settings) > 300, 90)
         for _ in range(2):
             a.send_signal(signal.SIGSTOP)  # frozen mid-whatever, likely inside a transaction
             time.sleep(9)  # past its session timeout: its partitions move to b
             a.send_signal(signal.SIGCONT)  # a wakes up believing it still owns them
             time.sleep(4)
         producer.join(120)
-        assert wait_for(lambda: _outputs(settings) >= 7_000, 120)
+        assert wait_for(lambda: count_outputs(settings) >= 7_000, 120)
         time.sleep(3)
     finally:
         for proc in procs:
