@@ -7,6 +7,7 @@ environment wins over the file, the file over the defaults.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from pathlib import Path
@@ -189,6 +190,34 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise ConfigError("invalid_settings", f"{config_file}: {exc}") from exc
     finally:
         Settings._config_file = None
+
+
+def settings_to_env(settings: Settings) -> dict[str, str]:
+    """Every setting as the ``PROCESSOR_*`` variables that reproduce it in a child process.
+
+    Nested models become ``__``-joined names, lists and mappings JSON, secrets their value (the
+    environment of a child is as private as this process's memory); unset optionals are left out.
+    """
+    env: dict[str, str] = {}
+
+    def put(name: str, value: Any) -> None:
+        if value is None:
+            return
+        if isinstance(value, BaseModel):
+            for field in type(value).model_fields:
+                put(f"{name}__{field.upper()}", getattr(value, field))
+        elif isinstance(value, SecretStr):
+            env[name] = value.get_secret_value()
+        elif isinstance(value, bool):
+            env[name] = "true" if value else "false"
+        elif isinstance(value, dict | list):
+            env[name] = json.dumps(value)
+        else:
+            env[name] = str(value)
+
+    for field in Settings.model_fields:
+        put(f"PROCESSOR_{field.upper()}", getattr(settings, field))
+    return env
 
 
 # --------------------------------------------------------------------------------------------

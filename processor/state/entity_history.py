@@ -4,77 +4,126 @@ A replayed event adds nothing (same member), and counts are taken over ``[t - wi
 strictly earlier events only, so the answer for an event does not depend on whether it (or a
 later event of the same batch) was already added by an aborted attempt. This is the serving half
 of the contract in ``processor.model.features.base``; training uses the in-memory twin.
+
+Speed: one script call per distinct key per batch, not four commands per event and counter.
+Counters of one event type that share a key field (sign-ups per IP over 1 h and over 24 h) share
+one sorted set, counted with two ranges. The script adds every member the batch brings to the key,
+refreshes its expiry, trims what no window can count any more, and answers every count the batch
+asks of that key. Each call touches one key, so it runs unchanged on Redis Cluster.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from processor.messages import Event
-from processor.model.features.base import FeatureModule, history_key_value
+from processor.model.features.base import FeatureModule, HistoryCounter, history_key_value
 from processor.state.keys import Keys
 
 # Keys live at least this long after their last write, beyond the longest window they serve.
 _EXPIRY_SLACK_S = 86_400
 
+# KEYS[1]: the sorted set. ARGV: ttl_s, trim_below, n_adds, (member, score) * n_adds, then
+# (low, high) pairs. Adds come first, so events of one batch see each other exactly as they would
+# across batches; counts are ZCOUNT [low, high). Trimming keeps members that any count of this or
+# a later batch can still reach (the caller passes the oldest event time of the batch minus two
+# windows), so a set stays bounded without ever changing an answer.
+_APPLY = """
+local key = KEYS[1]
+local n = tonumber(ARGV[3])
+local i = 4
+for _ = 1, n do
+  redis.call('ZADD', key, ARGV[i + 1], ARGV[i])
+  i = i + 2
+end
+if n > 0 then
+  redis.call('EXPIRE', key, ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[2])
+end
+local out = {}
+while i < #ARGV do
+  out[#out + 1] = redis.call('ZCOUNT', key, ARGV[i], '(' .. ARGV[i + 1])
+  i = i + 2
+end
+return out
+"""
+
+
+@dataclass(slots=True)
+class _KeyWork:
+    """What one batch does to one sorted set."""
+
+    window_ms: int  # the longest window counted on this key
+    adds: dict[str, int] = field(default_factory=dict)  # event_id -> event time
+    ranges: list[int] = field(default_factory=list)  # low, high, low, high, ...
+    targets: list[tuple[int, str]] = field(default_factory=list)  # (event index, counter) per range
+
 
 class EntityHistory:
-    def __init__(self, keys: Keys) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self._keys = keys
+        self._apply = client.register_script(_APPLY)
+        # per event type: counters grouped by key field, with the longest window of each group
+        self._groups: dict[int, list[tuple[str, int, tuple[HistoryCounter, ...]]]] = {}
+
+    def _grouped(self, module: FeatureModule) -> list[tuple[str, int, tuple[HistoryCounter, ...]]]:
+        cached = self._groups.get(id(module))
+        if cached is None:
+            by_field: dict[str, list[HistoryCounter]] = {}
+            for counter in module.HISTORY:
+                by_field.setdefault(counter.key_field, []).append(counter)
+            cached = [(f, max(c.window_ms for c in cs), tuple(cs)) for f, cs in by_field.items()]
+            self._groups[id(module)] = cached
+        return cached
 
     def queue(self, pipe: Any, events: Sequence[Event], modules: dict[str, FeatureModule]) -> QueuedCounts:
-        """Queue the adds and counts for a batch on a pipeline; returns the parser of its results.
-
-        All adds are queued before all counts, so events of one batch see each other exactly as
-        they would have across batches.
-        """
-        plans: list[list[tuple[str, int]]] = []  # per event: (counter name, index of ZCOUNT result)
-        counts: list[tuple[str, int, int]] = []
-        adds = 0
-        for event in events:
+        """Queue the batch's adds and counts on a pipeline; returns the parser of its results."""
+        work: dict[str, _KeyWork] = {}
+        for index, event in enumerate(events):
             module = modules.get(event.event_type)
-            plan: list[tuple[str, int]] = []
-            if module is not None:
-                for counter in module.HISTORY:
-                    key_value = history_key_value(event.record, counter)
-                    if key_value is None:
-                        continue
-                    key = self._keys.history(event.event_type, counter.name, key_value)
-                    pipe.zadd(key, {event.event_id: event.occurred_at})
-                    pipe.expire(key, counter.window_ms // 1000 + _EXPIRY_SLACK_S)
-                    # keep a set bounded: nothing older than two windows is ever counted again
-                    pipe.zremrangebyscore(key, "-inf", f"({event.occurred_at - 2 * counter.window_ms}")
-                    adds += 3
-                    plan.append((counter.name, len(counts)))
-                    counts.append((key, event.occurred_at - counter.window_ms, event.occurred_at))
-            plans.append(plan)
-        for key, low, high in counts:
-            pipe.zcount(key, low, f"({high}")
-        return QueuedCounts(first=adds, events=list(events), plans=plans, modules=modules)
+            if module is None:
+                continue
+            t = event.occurred_at
+            for key_field, window_ms, counters in self._grouped(module):
+                key_value = history_key_value(event.record, counters[0])
+                if key_value is None:
+                    continue
+                key = self._keys.history(event.event_type, key_field, key_value)
+                item = work.get(key)
+                if item is None:
+                    item = work[key] = _KeyWork(window_ms)
+                item.adds[event.event_id] = t
+                for counter in counters:
+                    item.ranges += (t - counter.window_ms, t)
+                    item.targets.append((index, counter.name))
+        first = len(pipe)
+        for key, item in work.items():
+            args: list[Any] = [item.window_ms // 1000 + _EXPIRY_SLACK_S, min(item.adds.values()) - 2 * item.window_ms]
+            args.append(len(item.adds))
+            for member, score in item.adds.items():
+                args += (member, score)
+            args += item.ranges
+            self._apply(keys=[key], args=args, client=pipe)
+        return QueuedCounts(first, list(events), [item.targets for item in work.values()], modules)
 
 
 @dataclass(frozen=True, slots=True)
 class QueuedCounts:
     """Where a batch's counts sit in the pipeline's results, and how to read them."""
 
-    first: int
+    first: int  # index of the first history script in the pipeline's results
     events: list[Event]
-    plans: list[list[tuple[str, int]]]
+    targets: list[list[tuple[int, str]]]  # per script call: (event index, counter name) per count
     modules: dict[str, FeatureModule]
 
-    @property
-    def n_commands(self) -> int:
-        return self.first + sum(len(p) for p in self.plans)
-
     def parse(self, results: list[Any]) -> list[dict[str, int]]:
-        mine = results[self.first : self.n_commands]
-        out = []
-        for plan, event in zip(self.plans, self.events, strict=True):
-            module = self.modules.get(event.event_type)
-            values = {c.name: 0 for c in module.HISTORY} if module is not None else {}
-            for name, index in plan:
-                values[name] = int(mine[index])
-            out.append(values)
+        zeros = {t: dict.fromkeys((c.name for c in m.HISTORY), 0) for t, m in self.modules.items()}
+        out = [zeros[e.event_type].copy() if e.event_type in zeros else {} for e in self.events]
+        for call, targets in enumerate(self.targets):
+            for (index, name), count in zip(targets, results[self.first + call], strict=True):
+                out[index][name] = int(count)
         return out

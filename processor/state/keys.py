@@ -17,8 +17,9 @@ class Keys:
     def dedupe(self, event_id: str) -> str:
         return f"{self.prefix}d:{event_id}"
 
-    def history(self, event_type: str, counter: str, key_value: str) -> str:
-        return f"{self.prefix}h:{event_type}:{counter}:{key_value}"
+    def history(self, event_type: str, key_field: str, key_value: str) -> str:
+        """One sorted set per event type, key field and value, shared by the counters on that field."""
+        return f"{self.prefix}h:{event_type}:{key_field}:{key_value}"
 
     def killswitch(self, scope: str) -> str:
         """``global``, or an event type."""

@@ -10,7 +10,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from processor.audit import read_topic
-from processor.config import Settings
+from processor.config import Settings, settings_to_env
 
 
 def produce(settings: Settings, messages: list[tuple[bytes | None, bytes | None]]) -> list[tuple[int, int]]:
@@ -50,31 +50,9 @@ def produce(settings: Settings, messages: list[tuple[bytes | None, bytes | None]
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a `processor` subprocess use these settings."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "PROCESSOR_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-            "PROCESSOR_KAFKA__GROUP_ID": settings.kafka.group_id,
-            "PROCESSOR_KAFKA__TRANSACTIONAL_ID": settings.kafka.effective_transactional_id(),
-            "PROCESSOR_KAFKA__SESSION_TIMEOUT_MS": str(settings.kafka.session_timeout_ms),
-            "PROCESSOR_KAFKA__TRANSACTION_TIMEOUT_MS": str(settings.kafka.transaction_timeout_ms),
-            "PROCESSOR_REDIS__URL": settings.redis.url,
-            "PROCESSOR_REDIS__KEY_PREFIX": settings.redis.key_prefix,
-            "PROCESSOR_TOPICS__RAW": settings.topics.raw,
-            "PROCESSOR_TOPICS__SCORED": settings.topics.scored,
-            "PROCESSOR_TOPICS__REVIEW": settings.topics.review,
-            "PROCESSOR_TOPICS__QUARANTINE": settings.topics.quarantine,
-            "PROCESSOR_TOPICS__FEEDBACK": settings.topics.feedback,
-            "PROCESSOR_MODELS__DIR": str(settings.models.dir),
-            "PROCESSOR_MODELS__RELOAD_INTERVAL_S": str(settings.models.reload_interval_s),
-            "PROCESSOR_METRICS__ENABLED": "false",
-            "PROCESSOR_PROCESSING__BATCH_TIMEOUT_MS": str(settings.processing.batch_timeout_ms),
-            "PROCESSOR_PROCESSING__IDLE_TIMEOUT_MS": str(settings.processing.idle_timeout_ms),
-            "PROCESSOR_PROCESSING__ALLOWED_LATENESS_MS": str(settings.processing.allowed_lateness_ms),
-            "PROCESSOR_PROCESSING__BATCH_SIZE": str(settings.processing.batch_size),
-        }
-    )
+    """The environment that makes a `processor` subprocess use exactly these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROCESSOR_")}
+    env.update(settings_to_env(settings))
     return env
 
 

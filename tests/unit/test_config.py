@@ -9,7 +9,7 @@ import pydantic
 import pytest
 import yaml
 
-from processor.config import PROJECT_ROOT, Settings, load_pipelines, load_settings
+from processor.config import PROJECT_ROOT, Settings, load_pipelines, load_settings, settings_to_env
 from processor.errors import ConfigError
 
 ENV = {
@@ -325,3 +325,19 @@ def test_pipeline_config_is_frozen():
     config = load_pipelines(PROJECT_ROOT / "config" / "pipelines.yaml")
     with pytest.raises(pydantic.ValidationError):
         config.event_types["user_signed_up"].validation = "strict"  # type: ignore[misc]
+
+
+def test_settings_to_env_reproduces_every_setting_in_a_child(clean_env):
+    settings = load_settings(
+        kafka={"group_id": "g", "sasl_password": "s3cret", "extra": {"socket.keepalive.enable": "true"}},
+        redis={"key_prefix": "x:"},
+        topics={"raw": "in", "raw_partitions": 12},
+        processing={"batch_size": 77, "killswitch_default": "review"},
+        metrics={"enabled": False},
+    )
+    env = settings_to_env(settings)
+    assert env["PROCESSOR_KAFKA__SASL_PASSWORD"] == "s3cret"
+    assert "PROCESSOR_KAFKA__TRANSACTIONAL_ID" not in env  # unset optionals stay unset
+    for name, value in env.items():
+        clean_env.setenv(name, value)
+    assert load_settings() == settings

@@ -1,0 +1,72 @@
+"""History counters on a real Redis answer exactly what the training twin (in memory) answers."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+import redis
+
+from processor.messages import Event, RawMessage
+from processor.model.features.base import load_feature_module
+from processor.model.features.history import InMemoryHistory
+from processor.state.entity_history import EntityHistory
+from processor.state.keys import Keys
+
+_MINUTE_MS = 60_000
+
+
+def _signup(i: int, ip: str, country: str, t: int) -> Event:
+    record = {"ip_address": ip, "country": country}
+    return Event(
+        RawMessage("raw", 0, i, None, b"{}"), record, f"e{i}", "user_signed_up", f"u{i}", t, None, None, "json"
+    )
+
+
+def _answers(history: EntityHistory, client: redis.Redis, batch: list[Event], modules: dict) -> list[dict[str, int]]:
+    pipe = client.pipeline(transaction=False)
+    queued = history.queue(pipe, batch, modules)
+    return queued.parse(pipe.execute())
+
+
+def test_redis_counts_match_the_in_memory_twin_batch_by_batch_and_on_replay(redis_client: redis.Redis) -> None:
+    modules = {"user_signed_up": load_feature_module("user_signed_up")}
+    keys = Keys(f"it:{uuid.uuid4().hex[:8]}:")
+    history = EntityHistory(redis_client, keys)
+    rng = random.Random(7)
+    t0 = 1_700_000_000_000
+    # a few busy IPs and countries over ~30 hours, so the 1 h and 24 h windows both matter
+    events = [
+        _signup(i, f"198.51.100.{rng.randrange(4)}", rng.choice(["DE", "FR", "US"]), t0 + i * 11 * _MINUTE_MS)
+        for i in range(170)
+    ]
+    twin = InMemoryHistory(modules)
+    for start in range(0, len(events), 25):
+        batch = events[start : start + 25]
+        # the twin's view: every event of the batch is added before any is counted, as in Redis
+        for e in batch:
+            twin.add(e.event_type, e.event_id, e.record, e.occurred_at)
+        expected = [twin.counts(e.event_type, e.record, e.occurred_at) for e in batch]
+        assert _answers(history, redis_client, batch, modules) == expected
+        # an aborted attempt replayed (same event ids) gets the same answers and adds nothing
+        assert _answers(history, redis_client, batch, modules) == expected
+    assert any(c["signups_same_ip_24h"] > c["signups_same_ip_1h"] > 0 for c in expected)
+
+    # the two IP counters share one sorted set; it expires and holds nothing older than 2 windows
+    key = keys.history("user_signed_up", "ip_address", "198.51.100.0")
+    assert redis_client.type(key) == b"zset"
+    assert 86_400 < redis_client.ttl(key) <= 2 * 86_400
+    oldest = redis_client.zrange(key, 0, 0, withscores=True)[0][1]
+    assert oldest >= events[-25].occurred_at - 2 * 86_400_000
+    assert not redis_client.exists(keys.history("user_signed_up", "signups_same_ip_1h", "198.51.100.0"))
+
+
+def test_events_without_a_key_value_count_zero_and_touch_nothing(redis_client: redis.Redis) -> None:
+    modules = {"user_signed_up": load_feature_module("user_signed_up")}
+    keys = Keys(f"it:{uuid.uuid4().hex[:8]}:")
+    history = EntityHistory(redis_client, keys)
+    event = _signup(1, "", "", 1_700_000_000_000)
+    assert _answers(history, redis_client, [event], modules) == [
+        {"signups_same_ip_1h": 0, "signups_same_ip_24h": 0, "signups_same_country_1h": 0}
+    ]
+    assert list(redis_client.scan_iter(match=f"{keys.prefix}*")) == []
