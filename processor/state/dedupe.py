@@ -31,6 +31,9 @@ class DedupeStore:
         for event in events:
             mark = event.raw.position.encode()
             marks.append(mark)
-            pipe.set(self._keys.dedupe(event.event_id), mark, nx=True, get=True, ex=self._ttl_s)
+            # the raw command: redis-py's ``set()`` wrapper costs more than the round trip here
+            pipe.execute_command(
+                "SET", self._keys.dedupe(event.event_id), mark, "NX", "GET", "EX", self._ttl_s, get=True
+            )
         results = pipe.execute()
         return [previous is None or previous == mark for previous, mark in zip(results, marks, strict=True)]

@@ -101,13 +101,18 @@ class EntityHistory:
                     item.ranges += (t - counter.window_ms, t)
                     item.targets.append((index, counter.name))
         first = len(pipe)
+        if work:
+            # what Script.__call__ does, once per batch instead of once per key: the pipeline
+            # makes sure Redis has the script (SCRIPT EXISTS / LOAD) before it sends the batch
+            pipe.scripts.add(self._apply)
+        sha = self._apply.sha
         for key, item in work.items():
             args: list[Any] = [item.window_ms // 1000 + _EXPIRY_SLACK_S, min(item.adds.values()) - 2 * item.window_ms]
             args.append(len(item.adds))
             for member, score in item.adds.items():
                 args += (member, score)
             args += item.ranges
-            self._apply(keys=[key], args=args, client=pipe)
+            pipe.execute_command("EVALSHA", sha, 1, key, *args)
         return QueuedCounts(first, list(events), [item.targets for item in work.values()], modules)
 
 
