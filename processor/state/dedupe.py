@@ -9,6 +9,7 @@ pipeline runs the commands in order.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import redis
 
@@ -26,7 +27,7 @@ class DedupeStore:
         """For each event, True when it is the first sighting of its event_id (or a replay of it)."""
         if not events:
             return []
-        pipe = self._client.pipeline(transaction=False)
+        pipe: Any = self._client.pipeline(transaction=False)
         marks = []
         for event in events:
             mark = event.raw.position.encode()
