@@ -102,6 +102,6 @@ def _is_event_time(value: Any) -> bool:
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer"}.get(
         type(value), f"a {type(value).__name__}"
     )
