@@ -136,6 +136,20 @@ def test_hostile_requests_get_clear_errors_and_never_crash_the_service(
         ),
         (413, "body_too_large"),
     )
+
+    def _multipart_stream() -> Iterator[bytes]:
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\n\r\n%PDF-'
+        yield from _chunks(ingest.max_upload_bytes + 200_000)
+
+    check(
+        "chunked upload over the size limit, no Content-Length",
+        client.post(
+            "/v1/documents",
+            content=_multipart_stream(),
+            headers={**auth, "Content-Type": "multipart/form-data; boundary=b"},
+        ),
+        (413, "body_too_large"),
+    )
     body = encode(issue_created())
     check(
         "webhook with a text content type",
