@@ -158,6 +158,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_settings(args), count=args.count, seed=args.seed)
 
 
+def cmd_ingest_serve(args: argparse.Namespace) -> int:
+    from processor.ingest.app import serve
+
+    settings = _settings(args)
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if overrides:
+        settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update=overrides)})
+    serve(settings)
+    return 0
+
+
+def cmd_ingest_hash_token(args: argparse.Namespace) -> int:
+    from processor.ingest.auth import hash_token, new_token
+
+    given = sys.stdin.readline().strip() if args.stdin else None
+    token = given or new_token()
+    if not given:
+        print(f"token (give it to the client, store it nowhere else): {token}")
+    print(f"hash (put it in PROCESSOR_INGEST__API_TOKENS): {hash_token(token)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="processor", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -213,6 +235,18 @@ def build_parser() -> argparse.ArgumentParser:
     ks.add_argument("--mode", choices=["fallback", "review"], default="fallback")
     ks.add_argument("--reason", default=None, help="why (required for on and off)")
     ks.set_defaults(func=cmd_killswitch)
+
+    ingest = sub.add_parser("ingest", help="the HTTP ingestion gateway: events, Jira webhooks, document uploads")
+    ingest_sub = ingest.add_subparsers(dest="ingest_command", required=True)
+    ingest_serve = ingest_sub.add_parser("serve", help="serve the gateway (default port 8080) until SIGTERM")
+    ingest_serve.add_argument("--host", default=None, help="default: settings.ingest.host")
+    ingest_serve.add_argument("--port", type=int, default=None, help="default: settings.ingest.port (8080)")
+    ingest_serve.set_defaults(func=cmd_ingest_serve)
+    ingest_hash = ingest_sub.add_parser("hash-token", help="make an API token (or hash a given one) for the settings")
+    ingest_hash.add_argument(
+        "--stdin", action="store_true", help="hash the token read from stdin (kept out of shell history)"
+    )
+    ingest_hash.set_defaults(func=cmd_ingest_hash_token)
 
     demo = sub.add_parser("demo", help="the whole loop on the local stack, with a summary")
     demo.add_argument("--count", type=int, default=20_000)

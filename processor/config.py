@@ -139,6 +139,57 @@ class MetricsSettings(BaseModel):
     port: int = Field(default=9108, ge=0, le=65_535)
 
 
+class IngestSettings(BaseModel):
+    """The HTTP ingestion gateway (``processor ingest serve``): HTTP in, ``events.raw`` out."""
+
+    model_config = _Frozen
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=0, le=65_535)
+    #: API tokens by client name, each as ``sha256:<64 hex digits>`` of the token (never the token:
+    #: ``processor ingest hash-token`` prints the line). No tokens means every authenticated route
+    #: answers 401: the gateway fails closed.
+    api_tokens: dict[str, str] = Field(default_factory=dict)
+    #: Shared secret of the Jira webhook (HMAC-SHA256 of the body in ``X-Hub-Signature``); unset
+    #: means every webhook call is rejected.
+    jira_webhook_secret: SecretStr | None = None
+    #: Jira Cloud's default priorities, mapped onto the Blocker..Trivial scale the pipeline checks.
+    jira_priority_aliases: dict[str, str] = Field(
+        default_factory=lambda: {
+            "Highest": "Blocker",
+            "High": "Critical",
+            "Medium": "Major",
+            "Low": "Minor",
+            "Lowest": "Trivial",
+        }
+    )
+    #: Uploaded documents are stored here, content-addressed by sha256.
+    upload_dir: Path = PROJECT_ROOT / "data" / "uploads"
+    max_event_bytes: int = Field(default=1_000_000, ge=1_024)
+    max_batch_bytes: int = Field(default=10_000_000, ge=1_024)
+    max_batch_items: int = Field(default=1_000, ge=1)
+    max_webhook_bytes: int = Field(default=2_000_000, ge=1_024)
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1_024)
+    max_json_depth: int = Field(default=32, ge=2)
+    #: Messages handed to the producer but not yet acknowledged by Kafka; beyond it requests get
+    #: 503 + Retry-After instead of growing memory without bound.
+    max_in_flight: int = Field(default=10_000, ge=1)
+    #: How long a request waits for Kafka's acknowledgement before answering 503 (retry is safe:
+    #: event ids are stable, the processor deduplicates).
+    delivery_timeout_s: float = Field(default=10.0, gt=0)
+    retry_after_s: int = Field(default=2, ge=1)
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _hashed_tokens(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, digest in value.items():
+            if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+                raise ValueError(
+                    f"token {name!r} must be 'sha256:<64 lowercase hex digits>' (a hash, never the token itself)"
+                )
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PROCESSOR_",
@@ -153,6 +204,7 @@ class Settings(BaseSettings):
     models: ModelsSettings = ModelsSettings()
     processing: ProcessingSettings = ProcessingSettings()
     metrics: MetricsSettings = MetricsSettings()
+    ingest: IngestSettings = IngestSettings()
     schemas_dir: Path = PROJECT_ROOT / "schemas"
     pipelines_file: Path = PROJECT_ROOT / "config" / "pipelines.yaml"
     log_level: str = "INFO"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 import time
 
 import redis
@@ -133,13 +134,25 @@ def run_demo(settings: Settings, *, count: int, seed: int | None) -> int:
     )
     print(simulated, flush=True)
 
-    _say("running the processor until it has been idle for 5 s")
-    processor = Processor(settings, load_pipelines(settings.pipelines_file))
-    summary = processor.run(max_idle_s=5.0)
+    from processor.ingest.demo_traffic import render as render_gateway
+    from processor.ingest.demo_traffic import send_traffic, start_gateway
+
+    _say("starting the ingestion gateway (processor ingest serve) on its own port")
+    gateway = start_gateway(settings, TRAINING_DIR / "demo-gateway")
+    _say("running the processor until it has been idle for 5 s, while Jira webhooks and uploads reach the gateway")
+    sender = threading.Thread(target=send_traffic, args=(gateway, seed), name="demo-gateway-traffic")
+    try:
+        processor = Processor(settings, load_pipelines(settings.pipelines_file))
+        sender.start()
+        summary = processor.run(max_idle_s=5.0)
+        sender.join()
+    finally:
+        gateway.stop()
 
     _say("auditing the topics (read_committed)")
     report = audit(settings)
     print(render_summary(summary, report), flush=True)
+    print(render_gateway(gateway, settings), flush=True)
     print(
         "\nThe stack is still running. Stop it with `make stack-down`; look at the outputs with\n"
         "  .venv/bin/processor audit   (PROCESSOR_KAFKA__GROUP_ID is not needed for that)\n"

@@ -1,0 +1,459 @@
+"""The gateway's HTTP application (Starlette) and its server (uvicorn).
+
+Routes: ``POST /v1/events`` (one event or a JSON array of them), ``POST /v1/webhooks/jira``,
+``POST /v1/documents`` (multipart upload), and ``GET /healthz``, ``/readyz``, ``/metrics``.
+Every error answer is JSON ``{"error": {"status", "code", "message", "field"?}}`` and is counted
+in ``ingest_rejections_total{route,reason}``; batch answers list per-item results.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from processor.config import Settings, load_pipelines
+from processor.ingest import documents, jira, payloads
+from processor.ingest.auth import SIGNATURE_HEADER, TokenVerifier, signature_problem
+from processor.ingest.envelope import MAX_ID_CHARS, CheckedEvent, check_event
+from processor.ingest.metrics import IngestMetrics, route_label, webhook_event_label
+from processor.ingest.producer import Backpressure, Delivery, DeliveryTimeout, EventProducer
+from processor.ingest.rejections import Rejection
+from processor.ingest.storage import DocumentStore
+from processor.monitoring.http import Health
+
+log = logging.getLogger("processor.ingest")
+
+EVENTS = "/v1/events"
+JIRA = "/v1/webhooks/jira"
+DOCUMENTS = "/v1/documents"
+DOCUMENT_EVENT_TYPE = "document_uploaded"
+SOURCE = "gateway"
+_UPLOAD_NAMESPACE = uuid.UUID("a4f0c3d2-6b1e-5f7a-9c8d-3e2b1a0f9e7d")
+#: Multipart framing and form fields around the file itself.
+_MULTIPART_OVERHEAD = 64 * 1024
+_MAX_FILE_NAME = 255
+#: Kafka errors that mean "this message can never fit", not "try again later".
+_PERMANENT_KAFKA_ERRORS = {"msg_size_too_large": 413, "invalid_msg_size": 413}
+
+
+@dataclass(frozen=True)
+class Gateway:
+    settings: Settings
+    known_types: frozenset[str]
+    tokens: TokenVerifier
+    producer: EventProducer
+    store: DocumentStore
+    metrics: IngestMetrics
+    health: Health
+
+    def reject(self, route: str, rejection: Rejection) -> None:
+        self.metrics.rejections.labels(route, rejection.code).inc()
+
+
+def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> ASGIApp:
+    """The application; the producer starts and stops with it (ASGI lifespan)."""
+    ingest = settings.ingest
+    metrics = IngestMetrics.create(registry)
+    health = Health(stall_after_s=60.0)
+    gateway = Gateway(
+        settings=settings,
+        known_types=frozenset(load_pipelines(settings.pipelines_file).event_types),
+        tokens=TokenVerifier(ingest.api_tokens),
+        producer=EventProducer(settings.kafka, ingest, settings.topics.raw, metrics, health),
+        store=DocumentStore(ingest.upload_dir),
+        metrics=metrics,
+        health=health,
+    )
+    if not gateway.tokens.configured:
+        log.warning("no API tokens configured (PROCESSOR_INGEST__API_TOKENS): /v1/events and /v1/documents answer 401")
+    if ingest.jira_webhook_secret is None:
+        log.warning("no Jira webhook secret configured (PROCESSOR_INGEST__JIRA_WEBHOOK_SECRET): webhooks answer 401")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        gateway.producer.start()
+        log.info("ingest gateway producing to %s on %s", settings.topics.raw, settings.kafka.bootstrap_servers)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(gateway.producer.close)
+
+    async def events(request: Request) -> Response:
+        return await _post_events(gateway, request)
+
+    async def webhook(request: Request) -> Response:
+        return await _post_jira(gateway, request)
+
+    async def upload(request: Request) -> Response:
+        return await _post_document(gateway, request)
+
+    async def healthz(request: Request) -> Response:
+        ok, reason = health.live()
+        return PlainTextResponse(reason + "\n", status_code=200 if ok else 503)
+
+    async def readyz(request: Request) -> Response:
+        ok, reason = health.ready()
+        return PlainTextResponse(reason + "\n", status_code=200 if ok else 503)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app = Starlette(
+        routes=[
+            Route(EVENTS, events, methods=["POST"]),
+            Route(JIRA, webhook, methods=["POST"]),
+            Route(DOCUMENTS, upload, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+        exception_handlers=_error_handlers(gateway),
+    )
+    return _Observed(app, gateway)
+
+
+def serve(settings: Settings) -> None:
+    """Run the gateway until SIGTERM/SIGINT (uvicorn drains open requests, then the producer flushes)."""
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.ingest.host,
+        port=settings.ingest.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,  # ingest_requests_total says the same without a line per request
+        timeout_graceful_shutdown=30,
+        server_header=False,
+    )
+    uvicorn.Server(config).run()
+
+
+# -- /v1/events ----------------------------------------------------------------------------------
+
+
+async def _post_events(gateway: Gateway, request: Request) -> Response:
+    ingest = gateway.settings.ingest
+    client = _authenticate(gateway, request)
+    payloads.require_json(request)
+    body = await payloads.read_body(request, ingest.max_batch_bytes)
+    # one level more than an event may have: a batch is an array around the events
+    parsed = payloads.parse_json(body, ingest.max_json_depth + 1)
+    single = isinstance(parsed, dict)
+    if single:
+        items = [parsed]
+    elif isinstance(parsed, list):
+        if not parsed:
+            raise Rejection(400, "empty_batch", "the batch holds no events")
+        if len(parsed) > ingest.max_batch_items:
+            raise Rejection(413, "too_many_items", f"{len(parsed)} events, over the {ingest.max_batch_items} limit")
+        items = parsed
+    else:
+        raise Rejection(400, "not_an_object", "the body must be an event (JSON object) or a batch (JSON array)")
+
+    rejected: list[dict[str, Any]] = []
+    checked: list[tuple[int, CheckedEvent]] = []
+    for index, item in enumerate(items):
+        try:
+            checked.append(
+                (
+                    index,
+                    check_event(
+                        item,
+                        known_types=gateway.known_types,
+                        max_bytes=ingest.max_event_bytes,
+                        max_depth=ingest.max_json_depth,
+                    ),
+                )
+            )
+        except Rejection as exc:
+            gateway.reject(EVENTS, exc)
+            rejected.append({"index": index, "event_id": _event_id_of(item), **exc.as_json()})
+    deliveries = await _send(gateway, [c for _, c in checked], client, EVENTS)
+    accepted = []
+    for (index, event), delivery in zip(checked, deliveries, strict=True):
+        if delivery.error is None:
+            gateway.metrics.events_accepted.labels(event.event_type).inc()
+            accepted.append(
+                {"index": index, "event_id": event.event_id, "partition": delivery.partition, "offset": delivery.offset}
+            )
+        else:
+            refused = _kafka_rejection(delivery)
+            gateway.reject(EVENTS, refused)
+            rejected.append({"index": index, "event_id": event.event_id, **refused.as_json()})
+    rejected.sort(key=lambda r: int(r["index"]))
+    body_out: dict[str, Any] = {"accepted": accepted, "rejected": rejected}
+    if accepted:
+        return JSONResponse(body_out, status_code=202)
+    statuses = {int(r["status"]) for r in rejected}
+    status = statuses.pop() if len(statuses) == 1 else 422
+    if single:
+        first = rejected[0]
+        body_out["error"] = {k: first[k] for k in ("status", "code", "message", "field") if k in first}
+    else:
+        body_out["error"] = {"status": status, "code": "no_event_accepted", "message": "every event was rejected"}
+    headers = _retry_after(gateway) if status == 503 else None
+    return JSONResponse(body_out, status_code=status, headers=headers)
+
+
+def _event_id_of(item: Any) -> str | None:
+    if isinstance(item, dict) and isinstance(item.get("event_id"), str):
+        return str(item["event_id"])[:MAX_ID_CHARS]
+    return None
+
+
+# -- /v1/webhooks/jira ---------------------------------------------------------------------------
+
+
+async def _post_jira(gateway: Gateway, request: Request) -> Response:
+    ingest = gateway.settings.ingest
+    payloads.require_json(request)
+    body = await payloads.read_body(request, ingest.max_webhook_bytes)
+    secret = ingest.jira_webhook_secret
+    if secret is None:
+        raise Rejection(401, "webhook_secret_not_configured", "this gateway has no Jira webhook secret configured")
+    problem = signature_problem(secret.get_secret_value().encode(), body, request.headers.get(SIGNATURE_HEADER))
+    if problem is not None:
+        raise Rejection(401, problem, f"{SIGNATURE_HEADER} must be sha256=<HMAC-SHA256 of the body with the secret>")
+    parsed = payloads.parse_json(body, ingest.max_json_depth)
+    name = jira.webhook_event(parsed)
+    if name is None:
+        raise Rejection(422, "not_a_jira_webhook", "body has no webhookEvent", field="webhookEvent")
+    if name != jira.ISSUE_CREATED:
+        gateway.metrics.webhooks_ignored.labels(webhook_event_label(name)).inc()
+        return JSONResponse({"status": "ignored", "webhook_event": name[:100]}, status_code=200)
+    event = jira.map_issue_created(
+        parsed, priority_aliases=ingest.jira_priority_aliases, max_bytes=ingest.max_event_bytes
+    )
+    (delivery,) = await _send(gateway, [event], "jira", JIRA)
+    if delivery.error is not None:
+        raise _kafka_rejection(delivery)
+    gateway.metrics.events_accepted.labels(event.event_type).inc()
+    return JSONResponse(
+        {"status": "accepted", "event_id": event.event_id, "entity_id": event.entity_id, "offset": delivery.offset},
+        status_code=202,
+    )
+
+
+# -- /v1/documents -------------------------------------------------------------------------------
+
+
+async def _post_document(gateway: Gateway, request: Request) -> Response:
+    ingest = gateway.settings.ingest
+    client = _authenticate(gateway, request)
+    payloads.require_multipart(request)
+    limit = ingest.max_upload_bytes + _MULTIPART_OVERHEAD
+    payloads.check_declared_length(request, limit)
+    limited = Request(request.scope, payloads.limited_receive(request.receive, limit))
+    try:
+        form = await limited.form(max_files=1, max_fields=16, max_part_size=16 * 1024)
+    except HTTPException as exc:  # Starlette's answer to a malformed multipart body
+        raise Rejection(400, "malformed_multipart", str(exc.detail)[:200]) from None
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise Rejection(400, "file_missing", "the multipart body needs one file part named 'file'", field="file")
+        uploader_id = _form_text(form.get("uploader_id"), "uploader_id", required=True)
+        file_name = upload.filename or "upload"
+        if len(file_name) > _MAX_FILE_NAME:
+            raise Rejection(422, "file_name_too_long", f"file name is over {_MAX_FILE_NAME} characters", field="file")
+        declared_mime = (
+            _form_text(form.get("mime_type"), "mime_type") or upload.content_type or "application/octet-stream"
+        )
+        declared_size = _form_int(form.get("size_bytes"), "size_bytes")
+        declared_sha = _form_text(form.get("sha256"), "sha256")
+        if declared_sha is not None and not _is_sha256(declared_sha):
+            raise Rejection(422, "wrong_format", "sha256 must be 64 hex digits", field="sha256")
+        data = await upload.read()
+    finally:
+        await form.close()
+    if len(data) > ingest.max_upload_bytes:
+        raise payloads.too_large(ingest.max_upload_bytes, "the file")
+
+    found = await run_in_threadpool(
+        documents.inspect, data, declared_mime, declared_size=declared_size, declared_sha256=declared_sha
+    )
+    # truncated bytes are not the document anyone meant; damaged but complete ones are kept for forensics
+    storage_uri = (
+        None if found.status == "truncated" else await run_in_threadpool(gateway.store.put, data, found.sha256)
+    )
+    idempotency_key = request.headers.get("idempotency-key")
+    event_id = (
+        str(uuid.uuid5(_UPLOAD_NAMESPACE, f"{client}|{idempotency_key}")) if idempotency_key else str(uuid.uuid4())
+    )
+    document_id = f"doc_{found.sha256[:24]}"
+    record = {
+        "event_id": event_id,
+        "event_type": DOCUMENT_EVENT_TYPE,
+        "schema_version": 1,
+        "occurred_at": int(time.time() * 1000),
+        "entity_id": uploader_id,
+        "sequence": None,
+        "source": SOURCE,
+        "document_id": document_id,
+        "uploader_id": uploader_id,
+        "file_name": file_name,
+        "mime_type": declared_mime[:255],
+        "detected_mime_type": found.detected_mime_type,
+        "size_bytes": found.size_bytes,
+        "page_count": found.page_count,
+        "sha256": found.sha256,
+        "upload_status": found.status,
+        "status_reason": found.reason,
+        "storage_uri": storage_uri,
+    }
+    event = check_event(
+        record, known_types=gateway.known_types, max_bytes=ingest.max_event_bytes, max_depth=ingest.max_json_depth
+    )
+    (delivery,) = await _send(gateway, [event], client, DOCUMENTS)
+    if delivery.error is not None:
+        raise _kafka_rejection(delivery)
+    gateway.metrics.events_accepted.labels(DOCUMENT_EVENT_TYPE).inc()
+    gateway.metrics.documents.labels(found.status).inc()
+    result: dict[str, Any] = {
+        "event_id": event_id,
+        "document_id": document_id,
+        "upload_status": found.status,
+        "status_reason": found.reason,
+        "detected_mime_type": found.detected_mime_type,
+        "page_count": found.page_count,
+        "size_bytes": found.size_bytes,
+        "sha256": found.sha256,
+        "storage_uri": storage_uri,
+        "warnings": list(found.warnings),
+        "recorded": True,
+    }
+    if found.status == "ok":
+        return JSONResponse(result, status_code=202)
+    # recorded (the processor will route it for review), but the client must know it failed
+    code = f"document_{found.status}"
+    gateway.reject(DOCUMENTS, Rejection(422, code, found.reason or found.status))
+    result["error"] = {"status": 422, "code": code, "message": found.reason}
+    return JSONResponse(result, status_code=422)
+
+
+def _form_text(value: Any, name: str, *, required: bool = False) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise Rejection(422, "missing_field", f"form field {name} is required", field=name)
+        return None
+    if not isinstance(value, str):
+        raise Rejection(422, "wrong_type", f"form field {name} must be text, not a file", field=name)
+    if len(value) > MAX_ID_CHARS:
+        raise Rejection(422, "field_too_long", f"form field {name} is over {MAX_ID_CHARS} characters", field=name)
+    return value.strip()
+
+
+def _form_int(value: Any, name: str) -> int | None:
+    text = _form_text(value, name)
+    if text is None:
+        return None
+    if not text.isdigit() or len(text) > 15:
+        raise Rejection(422, "wrong_type", f"form field {name} must be a non-negative integer", field=name)
+    return int(text)
+
+
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+# -- shared --------------------------------------------------------------------------------------
+
+
+def _authenticate(gateway: Gateway, request: Request) -> str:
+    client = gateway.tokens.client(request.headers.get("authorization"))
+    if client is None:
+        if not gateway.tokens.configured:
+            raise Rejection(401, "no_tokens_configured", "this gateway has no API tokens configured")
+        raise Rejection(401, "unauthorized", "send Authorization: Bearer <token> with a valid API token")
+    return client
+
+
+async def _send(gateway: Gateway, events: Sequence[CheckedEvent], client: str, route: str) -> list[Delivery]:
+    headers = [
+        ("content-type", b"application/json"),
+        ("ingest-route", route.encode()),
+        ("ingest-client", client.encode()),
+    ]
+    try:
+        return await gateway.producer.send(events, headers)
+    except Backpressure as exc:
+        raise Rejection(503, "backpressure", f"Kafka is slow, try again later: {exc}") from None
+    except DeliveryTimeout as exc:
+        raise Rejection(503, "delivery_timeout", str(exc)) from None
+
+
+def _kafka_rejection(delivery: Delivery) -> Rejection:
+    error = delivery.error or "kafka_error"
+    return Rejection(
+        _PERMANENT_KAFKA_ERRORS.get(error, 503), f"kafka_{error}", f"Kafka did not take the event: {error}"
+    )
+
+
+def _retry_after(gateway: Gateway) -> dict[str, str]:
+    return {"Retry-After": str(gateway.settings.ingest.retry_after_s)}
+
+
+def _error_handlers(gateway: Gateway) -> dict[Any, Any]:
+    async def rejected(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Rejection)
+        gateway.reject(route_label(request.url.path), exc)
+        headers = _retry_after(gateway) if exc.status == 503 else {}
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="ingest"'
+        return JSONResponse({"error": exc.as_json()}, status_code=exc.status, headers=headers)
+
+    async def disconnected(request: Request, exc: Exception) -> Response:
+        gateway.reject(route_label(request.url.path), Rejection(499, "client_disconnected", "gone"))
+        return Response(status_code=499)  # nobody reads it; the metric records what happened
+
+    async def failed(request: Request, exc: Exception) -> Response:
+        log.error("unexpected error on %s", request.url.path, exc_info=exc)
+        gateway.reject(route_label(request.url.path), Rejection(500, "internal_error", "unexpected"))
+        body = {"error": {"status": 500, "code": "internal_error", "message": "unexpected error, logged"}}
+        return JSONResponse(body, status_code=500)
+
+    return {Rejection: rejected, ClientDisconnect: disconnected, Exception: failed}
+
+
+class _Observed:
+    """Outermost layer: times and counts every request by route and status."""
+
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = route_label(scope.get("path", ""))
+        started = time.monotonic()
+        status = 500
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            self.gateway.metrics.requests.labels(route, str(status)).inc()
+            self.gateway.metrics.request_seconds.labels(route).observe(time.monotonic() - started)
