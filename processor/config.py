@@ -115,7 +115,7 @@ class ProcessingSettings(BaseModel):
     #: Most messages consumed and committed as one transaction.
     batch_size: int = Field(default=1_000, ge=1, le=100_000)
     #: Longest wait for a batch to fill: bounds latency (a transaction at least this often under load).
-    batch_timeout_ms: int = Field(default=200, ge=1)
+    batch_timeout_ms: int = Field(default=50, ge=1)
     max_message_bytes: int = Field(default=1_000_000, ge=1_024)
     max_json_depth: int = Field(default=32, ge=2)
     #: Reorder watermark = max event time seen (per partition and type) minus this.

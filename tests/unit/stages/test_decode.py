@@ -394,7 +394,8 @@ def test_million_element_array_within_the_size_limit(schema_store, pipelines, ra
     raw = raw_factory(body)
     started = time.perf_counter()
     events, rejected = decoder.decode_batch([raw])
-    assert time.perf_counter() - started < 5
+    # a guard against quadratic scanning (minutes), not a speed figure: generous on a busy machine
+    assert time.perf_counter() - started < 30
     assert len(events) == 1  # three levels deep: well within the depth limit
     assert rejected == []
     assert len(events[0].record["big"]) == 1_000_000
