@@ -125,6 +125,10 @@ class ProcessingSettings(BaseModel):
     #: Events timestamped further than this in the future are rejected (and never move the watermark).
     max_future_skew_ms: int = Field(default=86_400_000, ge=0)
     dedupe_ttl_s: int = Field(default=7 * 86_400, ge=1)
+    #: History features keep entries this long beyond their window (at least one window), behind
+    #: the oldest event of a batch: partitions whose event times run this far apart (a backlog
+    #: being caught up) still count each other's events exactly. Longer costs Redis memory.
+    history_retention_slack_ms: int = Field(default=6 * 3_600_000, ge=0)
     #: Kill-switch state assumed at start-up until Redis has been read once.
     killswitch_default: Literal["off", "fallback", "review"] = "off"
     #: How often every processor re-reads the kill-switch keys (propagation well under a second).

@@ -85,7 +85,7 @@ class Pipeline:
         self.decoder = Decoder(schemas, pipelines, settings.processing)
         self.validator = Validator(schemas, pipelines, settings.processing)
         self.dedupe = DedupeStore(client, keys, settings.processing.dedupe_ttl_s)
-        self.history = EntityHistory(client, keys)
+        self.history = EntityHistory(client, keys, settings.processing.history_retention_slack_ms)
         self.store = ReorderStore(client, keys)
         self.worker = worker or ModelWorker(
             settings.models.dir,

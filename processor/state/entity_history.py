@@ -29,9 +29,10 @@ _EXPIRY_SLACK_S = 86_400
 
 # KEYS[1]: the sorted set. ARGV: ttl_s, trim_below, n_adds, (member, score) * n_adds, then
 # (low, high) pairs. Adds come first, so events of one batch see each other exactly as they would
-# across batches; counts are ZCOUNT [low, high). Trimming keeps members that any count of this or
-# a later batch can still reach (the caller passes the oldest event time of the batch minus two
-# windows), so a set stays bounded without ever changing an answer.
+# across batches; counts are ZCOUNT [low, high). Trimming keeps a set bounded: the caller passes
+# the oldest event time of the batch for this key minus the window minus the retention slack, so no
+# count of this batch is cut, nor a count of another partition (or processor) running up to the
+# slack behind in event time, as partitions do while a backlog is caught up.
 _APPLY = """
 local key = KEYS[1]
 local n = tonumber(ARGV[3])
@@ -64,8 +65,9 @@ class _KeyWork:
 
 
 class EntityHistory:
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, retention_slack_ms: int) -> None:
         self._keys = keys
+        self._slack_ms = retention_slack_ms
         self._apply = client.register_script(_APPLY)
         # per event type: counters grouped by key field, with the longest window of each group
         self._groups: dict[int, list[tuple[str, int, tuple[HistoryCounter, ...]]]] = {}
@@ -107,8 +109,8 @@ class EntityHistory:
             pipe.scripts.add(self._apply)
         sha = self._apply.sha
         for key, item in work.items():
-            args: list[Any] = [item.window_ms // 1000 + _EXPIRY_SLACK_S, min(item.adds.values()) - 2 * item.window_ms]
-            args.append(len(item.adds))
+            keep_ms = item.window_ms + max(item.window_ms, self._slack_ms)
+            args: list[Any] = [keep_ms // 1000 + _EXPIRY_SLACK_S, min(item.adds.values()) - keep_ms, len(item.adds)]
             for member, score in item.adds.items():
                 args += (member, score)
             args += item.ranges

@@ -14,6 +14,8 @@ from processor.state.entity_history import EntityHistory
 from processor.state.keys import Keys
 
 _MINUTE_MS = 60_000
+_HOUR_MS = 60 * _MINUTE_MS
+_SLACK_MS = 2 * _HOUR_MS
 
 
 def _signup(i: int, ip: str, country: str, t: int) -> Event:
@@ -32,7 +34,7 @@ def _answers(history: EntityHistory, client: redis.Redis, batch: list[Event], mo
 def test_redis_counts_match_the_in_memory_twin_batch_by_batch_and_on_replay(redis_client: redis.Redis) -> None:
     modules = {"user_signed_up": load_feature_module("user_signed_up")}
     keys = Keys(f"it:{uuid.uuid4().hex[:8]}:")
-    history = EntityHistory(redis_client, keys)
+    history = EntityHistory(redis_client, keys, retention_slack_ms=_SLACK_MS)
     rng = random.Random(7)
     t0 = 1_700_000_000_000
     # a few busy IPs and countries over ~30 hours, so the 1 h and 24 h windows both matter
@@ -52,21 +54,44 @@ def test_redis_counts_match_the_in_memory_twin_batch_by_batch_and_on_replay(redi
         assert _answers(history, redis_client, batch, modules) == expected
     assert any(c["signups_same_ip_24h"] > c["signups_same_ip_1h"] > 0 for c in expected)
 
-    # the two IP counters share one sorted set; it expires and holds nothing older than 2 windows
+    # the two IP counters share one sorted set; it expires and holds nothing older than the
+    # longest window plus max(window, slack) behind the last batch; the country set (1 h window)
+    # keeps 1 h + the 2 h slack
     key = keys.history("user_signed_up", "ip_address", "198.51.100.0")
     assert redis_client.type(key) == b"zset"
-    assert 86_400 < redis_client.ttl(key) <= 2 * 86_400
+    assert 86_400 < redis_client.ttl(key) <= 3 * 86_400
+    last_batch = events[(len(events) - 1) // 25 * 25 :]
     oldest = redis_client.zrange(key, 0, 0, withscores=True)[0][1]
-    assert oldest >= events[-25].occurred_at - 2 * 86_400_000
+    assert oldest >= min(e.occurred_at for e in last_batch) - 2 * 24 * _HOUR_MS
+    country = keys.history("user_signed_up", "country", "DE")
+    oldest = redis_client.zrange(country, 0, 0, withscores=True)[0][1]
+    assert min(e.occurred_at for e in last_batch) - 3 * _HOUR_MS <= oldest
     assert not redis_client.exists(keys.history("user_signed_up", "signups_same_ip_1h", "198.51.100.0"))
 
 
 def test_events_without_a_key_value_count_zero_and_touch_nothing(redis_client: redis.Redis) -> None:
     modules = {"user_signed_up": load_feature_module("user_signed_up")}
     keys = Keys(f"it:{uuid.uuid4().hex[:8]}:")
-    history = EntityHistory(redis_client, keys)
+    history = EntityHistory(redis_client, keys, retention_slack_ms=_SLACK_MS)
     event = _signup(1, "", "", 1_700_000_000_000)
     assert _answers(history, redis_client, [event], modules) == [
         {"signups_same_ip_1h": 0, "signups_same_ip_24h": 0, "signups_same_country_1h": 0}
     ]
     assert list(redis_client.scan_iter(match=f"{keys.prefix}*")) == []
+
+
+def test_a_partition_running_hours_behind_still_counts_exactly(redis_client: redis.Redis) -> None:
+    """Catching up a backlog, one partition's batch is hours ahead of another's in event time:
+    the leading batch's trim must not cut what the lagging one counts (within the slack)."""
+    modules = {"user_signed_up": load_feature_module("user_signed_up")}
+    history = EntityHistory(redis_client, Keys(f"it:{uuid.uuid4().hex[:8]}:"), retention_slack_ms=6 * _HOUR_MS)
+    t0 = 1_700_000_000_000
+    lagging = [_signup(i, f"203.0.113.{i}", "DE", t0 + i * _MINUTE_MS) for i in range(40)]
+    leading = [_signup(100 + i, f"192.0.2.{i}", "DE", t0 + 4 * _HOUR_MS + i * _MINUTE_MS) for i in range(40)]
+    twin = InMemoryHistory(modules)
+    for batch in (lagging[:20], leading, lagging[20:]):
+        for e in batch:
+            twin.add(e.event_type, e.event_id, e.record, e.occurred_at)
+        expected = [twin.counts(e.event_type, e.record, e.occurred_at) for e in batch]
+        assert _answers(history, redis_client, batch, modules) == expected
+    assert expected[-1]["signups_same_country_1h"] == 39  # the lagging partition's own hour, intact
