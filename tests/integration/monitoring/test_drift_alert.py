@@ -214,6 +214,10 @@ def test_injected_drift_fires_the_drift_alert_in_prometheus(
     normal_psi = prom.query(f'processor_feature_psi{{event_type="{EVENT_TYPE}"}}')
     assert _drift_alerts(prom) == [], (_drift_alerts(prom), normal_psi)
     assert prom.value(f'processor_score_psi{{event_type="{EVENT_TYPE}"}}') is not None
+    # the rest of the operator's view is scraped too: dependencies, lag, silent-failure verdicts
+    assert prom.value('min(processor_dependency_up{dependency=~"redis|kafka"})') == 1.0
+    assert prom.value('sum(processor_consumer_lag_messages{partition="0"})') is not None
+    assert prom.value(f'max(processor_silent_failure{{event_type="{EVENT_TYPE}"}})') == 0.0
 
     # the same stream shape, with drift injected: shifted numbers, new categories, null bursts
     _simulate(settings, seed=12, drift="shift=3,new_categories=0.6,nulls=0.5")

@@ -42,7 +42,7 @@ def test_panels_have_unique_ids_targets_and_a_place() -> None:
     for panel in _panels():
         assert panel["targets"], panel["title"]
         grid = panel["gridPos"]
-        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24, panel["title"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, panel["title"]
 
 
 def test_queries_use_metrics_the_processor_exports() -> None:
