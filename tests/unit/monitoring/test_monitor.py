@@ -61,6 +61,7 @@ def test_gauges_show_drift_of_the_active_model(metadata: MetadataFactory) -> Non
     assert _value(monitor, "processor_drift_window_events", event_type="t") == 1_000
     assert _value(monitor, "processor_input_events_total", topic="events.raw", event_type="t") == 1_000
     assert _value(monitor, "processor_confidence_count", event_type="t") == 1_000
+    assert _value(monitor, "processor_event_time_lag_seconds_count", event_type="t") == 1_000
     assert _value(monitor, "processor_dependency_up", dependency="kafka") == 0
     assert _value(monitor, "processor_consumer_lag_messages", partition="0") == 12
     assert monitor.firing() == []
