@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK := deploy/local/stack.sh
 
-.PHONY: help setup stack-up stack-down stack-status stack-reset topics demo test test-unit test-integration chaos bench lint format clean
+.PHONY: help setup stack-up stack-down stack-status stack-reset topics demo test test-unit test-integration chaos bench lint alerts-check format clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -54,10 +54,15 @@ chaos: setup stack-up ## the full chaos suite: 3 processors, 100k events, kill -
 bench: setup stack-up ## throughput of the processor beside a transactional passthrough (the limit), table + bench/results.json
 	$(PY) -m bench.run
 
-lint: setup ## ruff (lint and format check) and mypy
+lint: setup alerts-check ## ruff (lint and format check), mypy, promtool on the alert rules
 	$(VENV)/bin/ruff check processor tests bench
 	$(VENV)/bin/ruff format --check processor tests bench
 	$(VENV)/bin/mypy
+
+alerts-check: ## promtool check + unit-test the alert rules (installs Debian's prometheus package when missing)
+	bash deploy/local/ensure-prometheus.sh
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/alerts.test.yml
 
 format: setup ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix processor tests bench

@@ -36,6 +36,7 @@ from processor.kafka.records import to_raw
 from processor.messages import RawMessage, Rejected, Scored
 from processor.monitoring.http import Health
 from processor.monitoring.metrics import Metrics
+from processor.monitoring.monitor import Monitor, worker_references
 from processor.pipeline import BatchStats, Pipeline, PreparedBatch
 from processor.serializers.schemas import SchemaStore
 from processor.stages.reorder import PartitionBuffer, restore
@@ -128,6 +129,15 @@ class Processor:
         self._rebuilds: dict[int, list[int]] = {}
         self._consumer: Consumer | None = None
         self._producer: Any = None
+        self.monitor = Monitor(
+            settings.monitoring,
+            self.metrics,
+            list(pipelines.event_types),
+            self.topic,
+            references=worker_references(self.pipeline.worker),
+            dependencies=self._dependencies,
+            lag=self._consumer_lag,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -159,6 +169,7 @@ class Processor:
         try:
             while not self._stopping:
                 self.health.beat()
+                self.monitor.tick()
                 # while isolating a poison event, read one message at a time
                 size = 1 if self._isolating > 0 else p.batch_size
                 messages = self._consumer.consume(size, p.batch_timeout_ms / 1000)
@@ -369,6 +380,26 @@ class Processor:
             for mode in MODES:
                 m.killswitch.labels(scope, mode).set(1 if state.mode == mode else 0)
             m.killswitch_since.labels(scope).set(state.since_epoch() if state.engaged else 0)
+        self.monitor.observe(stats)
+
+    def _dependencies(self) -> dict[str, bool]:
+        down = self.health.not_ready_components()
+        return {name: name not in down for name in ("redis", "kafka")}
+
+    def _consumer_lag(self) -> dict[int, int]:
+        """Per assigned partition, messages between the committed position and the end (cached
+        high watermarks from fetch responses: no broker round trip)."""
+        if self._consumer is None:
+            return {}
+        lag = {}
+        for partition, position in list(self._positions.items()):
+            try:
+                _, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, partition), cached=True)
+            except KafkaException:
+                continue
+            if high >= 0:
+                lag[partition] = high - position
+        return lag
 
     def _count_rebuild_duplicates(self, stats: BatchStats) -> None:
         """Every output for an input below the rebuild's end is a re-emission, except for the

@@ -76,6 +76,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         topic=args.topic,
         types=tuple(args.types.split(",")) if args.types else None,
         span_s=args.span_s,
+        drift=args.drift,
     )
     print(summary)
     return 0
@@ -208,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--topic", default=None, help="Kafka topic (default: settings.topics.raw)")
     sim.add_argument("--types", default=None, help="comma-separated event types (default: all three)")
     sim.add_argument("--span-s", type=float, default=3600.0, help="event-time span of synthetic events")
+    sim.add_argument(
+        "--drift",
+        default=None,
+        metavar="SPEC",
+        help="inject drift into valid events: shift=FACTOR,new_categories=P,nulls=P (e.g. shift=3,nulls=0.3)",
+    )
     sim.set_defaults(func=cmd_simulate)
 
     train = sub.add_parser("train", help="train a versioned LightGBM model for one event type")

@@ -25,6 +25,7 @@ from processor.errors import LateEventError, ProcessingError, unexpected
 from processor.messages import Event, OutputRecord, RawMessage, Rejected, Scored
 from processor.model.features.base import FeatureModule, load_feature_module
 from processor.model.worker import ModelWorker
+from processor.monitoring.monitor import DriftSample
 from processor.serializers.outputs import OutputEncoder
 from processor.serializers.schemas import SchemaStore
 from processor.stages.decode import Decoder
@@ -55,6 +56,8 @@ class BatchStats:
     samples: list[Scored] = field(default_factory=list)
     answered: list[tuple[int, int]] = field(default_factory=list)  # (partition, offset) given an output
     killswitched: Counter[str] = field(default_factory=Counter)
+    event_ms: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))  # occurred_at of outputs
+    drift: list[DriftSample] = field(default_factory=list)  # each model call's matrix and scores
 
 
 @dataclass(slots=True)
@@ -207,6 +210,7 @@ class Pipeline:
             stats.decisions[(item.event.event_type, d.decision_source, d.route)] += 1
             if item.event.raw.timestamp_ms is not None:
                 stats.ingest_ms[item.event.event_type].append(item.event.raw.timestamp_ms)
+            stats.event_ms[item.event.event_type].append(item.event.occurred_at)
         for bad in rejected:
             outputs.append(self.router.quarantined(bad, now_ms))
             stats.answered.append((bad.raw.partition, bad.raw.offset))
@@ -247,6 +251,7 @@ class Pipeline:
                 continue
             matrix = np.asarray([row for _, row in items], dtype=np.float64)
             result = self.worker.score(event_type, matrix)
+            stats.drift.append(DriftSample(event_type, result.model_version, matrix, result.scores))
             if result.failure is not None:
                 stats.model_failures[(event_type, result.failure)] += 1
             for i, (event, row) in enumerate(items):

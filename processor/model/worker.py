@@ -67,6 +67,11 @@ class ModelWorker:
     def versions(self) -> dict[str, str]:
         return {t: m.ref.version for t, m in self._models.items()}
 
+    def active_artifact(self, event_type: str) -> ArtifactRef | None:
+        """The artifact serving this type now (its metadata holds the drift reference)."""
+        model = self._models.get(event_type)
+        return model.ref if model is not None else None
+
     def maybe_reload(self, force: bool = False) -> list[str]:
         """Swap in newer artifacts; returns the event types whose model changed."""
         now = time.monotonic()

@@ -36,6 +36,10 @@ class Health:
         with self._lock:
             self._not_ready.pop(component, None)
 
+    def not_ready_components(self) -> set[str]:
+        with self._lock:
+            return set(self._not_ready)
+
     def live(self) -> tuple[bool, str]:
         age = time.monotonic() - self._beat
         if age > self.stall_after_s:

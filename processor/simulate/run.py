@@ -18,7 +18,7 @@ from processor.errors import ConfigError
 from processor.serializers.schemas import SchemaStore
 from processor.simulate.faults import FaultMix
 from processor.simulate.sinks import manifest_path_for, produce_to_kafka, write_jsonl, write_manifest
-from processor.simulate.stream import ALL_TYPES, EXPECTED_OUTCOMES, simulate, summarize
+from processor.simulate.stream import ALL_TYPES, EXPECTED_OUTCOMES, SimulatedMessage, simulate, summarize
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,7 @@ def run_simulate(
     span_s: float,
     manifest: Path | None = None,
     start_ms: int | None = None,
+    drift: str | None = None,
 ) -> SimulationSummary:
     """Generate ``count`` messages and write them to ``out`` (JSONL) or else to Kafka.
 
@@ -94,7 +95,8 @@ def run_simulate(
     labels go to ``<stem>.labels.jsonl`` and the ground truth to ``<stem>.manifest.jsonl``; with
     Kafka (``topic``, default ``settings.topics.raw``) the manifest is written only if
     ``manifest`` is given, and then includes each message's partition and offset.
-    Bad arguments raise ``ConfigError``.
+    ``drift`` (``processor.simulate.drift``, e.g. ``shift=3,nulls=0.3``) injects drift into the valid
+    events. Bad arguments raise ``ConfigError``.
     """
     try:
         mix = FaultMix.parse(faults_spec)
@@ -118,12 +120,14 @@ def run_simulate(
         span_s=span_s,
         max_message_bytes=settings.processing.max_message_bytes,
     )
+    if drift:
+        messages = _drifted(messages, drift, settings, seed)
     generated = time.monotonic()
     counts = summarize(messages)
     summary = SimulationSummary(
         count=len(messages),
         seed=seed,
-        faults=faults_spec or "default",
+        faults=(faults_spec or "default") + (f", drift {drift}" if drift else ""),
         types=chosen,
         span_s=span_s,
         destination="",
@@ -160,3 +164,15 @@ def run_simulate(
         errors=delivery.errors,
         files=(manifest,) if manifest is not None else (),
     )
+
+
+def _drifted(messages: list[SimulatedMessage], drift: str, settings: Settings, seed: int) -> list[SimulatedMessage]:
+    from processor.config import load_pipelines
+    from processor.simulate.drift import DriftSpec, apply_drift
+
+    try:
+        spec = DriftSpec.parse(drift)
+    except ValueError as exc:
+        raise ConfigError("invalid_drift", str(exc)) from None
+    schemas = SchemaStore(settings.schemas_dir)
+    return apply_drift(messages, spec, schemas=schemas, pipelines=load_pipelines(settings.pipelines_file), seed=seed)
