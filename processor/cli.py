@@ -1,4 +1,4 @@
-"""The ``processor`` command: run, topics, simulate, train, audit, demo."""
+"""The ``processor`` command: run, topics, simulate, train, audit, killswitch, rules, quarantine, config, demo."""
 
 from __future__ import annotations
 
@@ -213,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     ks.add_argument("--mode", choices=["fallback", "review"], default="fallback")
     ks.add_argument("--reason", default=None, help="why (required for on and off)")
     ks.set_defaults(func=cmd_killswitch)
+
+    from processor.quarantine.commands import add_parser as add_quarantine_parser
+    from processor.settings_reference import add_parser as add_config_parser
+
+    add_quarantine_parser(sub)  # quarantine list | show | replay
+    add_config_parser(sub)  # config reference | show
 
     demo = sub.add_parser("demo", help="the whole loop on the local stack, with a summary")
     demo.add_argument("--count", type=int, default=20_000)

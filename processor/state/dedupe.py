@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import redis
 
 from processor.messages import Event
+from processor.quarantine.headers import dedupe_identity
 from processor.state.keys import Keys
 
 
@@ -31,6 +32,9 @@ class DedupeStore:
         for event in events:
             mark = event.raw.position.encode()
             marks.append(mark)
-            pipe.set(self._keys.dedupe(event.event_id), mark, nx=True, get=True, ex=self._ttl_s)
+            # a replayed quarantined event is keyed by its replay, not its event_id alone, so the mark
+            # of its quarantined attempt does not drop it (processor/quarantine/headers.py)
+            identity = dedupe_identity(event.event_id, event.raw.headers)
+            pipe.set(self._keys.dedupe(identity), mark, nx=True, get=True, ex=self._ttl_s)
         results = pipe.execute()
         return [previous is None or previous == mark for previous, mark in zip(results, marks, strict=True)]

@@ -66,6 +66,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "PROCESSOR_TOPICS__REVIEW": settings.topics.review,
             "PROCESSOR_TOPICS__QUARANTINE": settings.topics.quarantine,
             "PROCESSOR_TOPICS__FEEDBACK": settings.topics.feedback,
+            "PROCESSOR_SCHEMAS_DIR": str(settings.schemas_dir),
+            "PROCESSOR_PIPELINES_FILE": str(settings.pipelines_file),
             "PROCESSOR_MODELS__DIR": str(settings.models.dir),
             "PROCESSOR_MODELS__RELOAD_INTERVAL_S": str(settings.models.reload_interval_s),
             "PROCESSOR_METRICS__ENABLED": "false",

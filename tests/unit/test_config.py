@@ -139,6 +139,8 @@ def test_settings_are_frozen(settings):
 def test_secrets_are_hidden(clean_env):
     clean_env.setenv("PROCESSOR_KAFKA__SASL_PASSWORD", "hunter2-secret")
     clean_env.setenv("PROCESSOR_KAFKA__SASL_USERNAME", "svc")
+    clean_env.setenv("PROCESSOR_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")  # SASL settings without SASL are refused
+    clean_env.setenv("PROCESSOR_KAFKA__SASL_MECHANISM", "SCRAM-SHA-512")
     clean_env.setenv("PROCESSOR_REDIS__PASSWORD", "redis-secret")
     s = load_settings()
     assert isinstance(s.kafka.sasl_password, pydantic.SecretStr)

@@ -1,0 +1,183 @@
+"""Quarantine records read back from the quarantine topic, and the filters that select them."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import fastavro
+from confluent_kafka import Message
+
+from processor.config import Settings
+from processor.errors import ConfigError
+from processor.kafka.records import headers_of
+from processor.messages import Headers
+from processor.serializers.outputs import decode_json_output
+from processor.serializers.schemas import SchemaStore
+
+_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedRecord:
+    """One record of the quarantine topic: where it sits there, why, and the original input."""
+
+    topic: str
+    partition: int
+    offset: int
+    stage: str
+    error_code: str
+    error_message: str
+    field: str | None
+    event_type: str | None
+    event_id: str | None
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    quarantined_at: int
+
+    @property
+    def coordinate(self) -> str:
+        """``topic:partition:offset`` in the quarantine topic: names this record (and its replay)."""
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+    @property
+    def source_position(self) -> str:
+        return f"{self.source_topic}:{self.source_partition}:{self.source_offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineFilter:
+    """Every criterion that is set must hold; times are epoch ms on ``quarantined_at``, ``until`` exclusive."""
+
+    stage: str | None = None
+    error_code: str | None = None
+    event_type: str | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return all(v is None for v in (self.stage, self.error_code, self.event_type, self.since_ms, self.until_ms))
+
+    def matches(self, record: QuarantinedRecord) -> bool:
+        return (
+            (self.stage is None or record.stage == self.stage)
+            and (self.error_code is None or record.error_code == self.error_code)
+            and (self.event_type is None or record.event_type == self.event_type)
+            and (self.since_ms is None or record.quarantined_at >= self.since_ms)
+            and (self.until_ms is None or record.quarantined_at < self.until_ms)
+        )
+
+
+def parse_time(text: str, now_ms: int | None = None) -> int:
+    """An operator's time: epoch ms, an RFC 3339 timestamp, or a duration ago (``30m``, ``2h``, ``7d``)."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    duration = _DURATION.match(text)
+    if duration is not None:
+        return now_ms - int(duration[1]) * _UNIT_MS[duration[2]]
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise ConfigError(
+            "invalid_time",
+            f"{text!r} is not a time: give epoch ms, RFC 3339 with an offset (2026-11-28T10:00:00Z) or a duration ago (30m, 2h, 7d)",
+        )
+    return int(parsed.timestamp() * 1000)
+
+
+def parse_coordinate(text: str, default_topic: str) -> tuple[str, int, int]:
+    """``topic:partition:offset`` or ``partition:offset`` (in the configured quarantine topic)."""
+    parts = text.rsplit(":", 2)
+    try:
+        if len(parts) == 3:
+            return parts[0], int(parts[1]), int(parts[2])
+        if len(parts) == 2:
+            return default_topic, int(parts[0]), int(parts[1])
+    except ValueError:
+        pass
+    raise ConfigError(
+        "invalid_coordinate", f"{text!r} is not a quarantine record: give partition:offset or topic:partition:offset"
+    )
+
+
+class QuarantineDecoder:
+    """Quarantine topic messages back to records, in the encoding they were written with."""
+
+    def __init__(self, schemas: SchemaStore) -> None:
+        self._avro_schema = schemas.outputs.get("quarantine")
+
+    def decode(self, message: Message) -> QuarantinedRecord:
+        value = message.value()
+        if value is None:
+            raise ValueError("quarantine message has no value")
+        headers = dict(headers_of(message))
+        if headers.get("content-type") == b"avro/binary":
+            if self._avro_schema is None:
+                raise ValueError("quarantine record is Avro but schemas/output/quarantine.avsc is missing")
+            decoded = fastavro.schemaless_reader(io.BytesIO(value), self._avro_schema, None)
+            if not isinstance(decoded, dict):
+                raise ValueError("quarantine record is not an Avro record")
+            data: dict[str, Any] = decoded
+            quarantined_at = data["quarantined_at"]
+            if isinstance(quarantined_at, datetime):
+                data["quarantined_at"] = int(quarantined_at.timestamp() * 1000)
+        else:
+            data = decode_json_output(value)
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        if topic is None or partition is None or offset is None:
+            raise ValueError("message has no topic, partition or offset")
+        return QuarantinedRecord(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            stage=str(data["stage"]),
+            error_code=str(data["error_code"]),
+            error_message=str(data.get("error_message") or ""),
+            field=data.get("field"),
+            event_type=data.get("event_type"),
+            event_id=data.get("event_id"),
+            key=data.get("key"),
+            value=data.get("value"),
+            headers=tuple((h["key"], h["value"]) for h in data.get("headers") or ()),
+            source_topic=str(data["source_topic"]),
+            source_partition=int(data["source_partition"]),
+            source_offset=int(data["source_offset"]),
+            quarantined_at=int(data["quarantined_at"]),
+        )
+
+
+def read_quarantine(
+    settings: Settings, selection: QuarantineFilter, messages: Iterable[Message] | None = None
+) -> tuple[list[QuarantinedRecord], int]:
+    """The committed quarantine records that match, in topic order; and how many could not be read."""
+    from processor.audit import read_topic
+
+    decoder = QuarantineDecoder(SchemaStore(settings.schemas_dir))
+    source = messages if messages is not None else read_topic(settings, settings.topics.quarantine, idle_s=1.0)
+    out: list[QuarantinedRecord] = []
+    unreadable = 0
+    for message in source:
+        try:
+            record = decoder.decode(message)
+        except (ValueError, KeyError, TypeError, EOFError):
+            unreadable += 1  # reported by the caller: one unreadable record must not hide the rest
+            continue
+        if selection.matches(record):
+            out.append(record)
+    out.sort(key=lambda r: (r.partition, r.offset))
+    return out, unreadable
