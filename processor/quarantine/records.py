@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import re
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import fastavro
-from confluent_kafka import Message
+from confluent_kafka import Consumer, Message, TopicPartition
 
 from processor.config import Settings
 from processor.errors import ConfigError
@@ -161,14 +162,63 @@ class QuarantineDecoder:
         )
 
 
+#: Kafka timestamps of quarantine records are set when they are produced, just after
+#: ``quarantined_at``; seeking this much earlier than ``--since`` misses none.
+_SEEK_SLACK_MS = 60_000
+
+
+def _read_since(settings: Settings, topic: str, since_ms: int | None) -> list[Message]:
+    """Committed records of a topic up to its current end, from ``since_ms`` (by timestamp) or the start."""
+    conf = settings.kafka.client_config()
+    conf.update(
+        {
+            "group.id": f"quarantine-cli-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer = Consumer(conf)
+    try:
+        metadata = consumer.list_topics(topic, timeout=30)
+        if topic not in metadata.topics or metadata.topics[topic].error is not None:
+            raise ConfigError("unknown_topic", f"quarantine topic {topic} does not exist")
+        partitions = sorted(metadata.topics[topic].partitions)
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in partitions}
+        starts = [TopicPartition(topic, p, 0) for p in partitions]
+        if since_ms is not None:
+            wanted = [TopicPartition(topic, p, max(0, since_ms - _SEEK_SLACK_MS)) for p in partitions]
+            found = consumer.offsets_for_times(wanted, timeout=30)
+            # -1: no record that recent in this partition, nothing to read there
+            starts = [
+                TopicPartition(topic, tp.partition, tp.offset if tp.offset >= 0 else ends[tp.partition]) for tp in found
+            ]
+        pending = {tp.partition for tp in starts if tp.offset < ends[tp.partition]}
+        out: list[Message] = []
+        if not pending:
+            return out
+        consumer.assign([tp for tp in starts if tp.partition in pending])
+        deadline = time.monotonic() + 120
+        last_data = time.monotonic()
+        while pending and time.monotonic() < deadline and time.monotonic() - last_data < 5.0:
+            for message in consumer.consume(2_000, 0.5):
+                if message.error() is None:
+                    out.append(message)
+                    last_data = time.monotonic()
+            positions = consumer.position([TopicPartition(topic, p) for p in pending])
+            # past the end: aborted transactions and control records leave gaps at the tail
+            pending -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
+        return out
+    finally:
+        consumer.close()
+
+
 def read_quarantine(
     settings: Settings, selection: QuarantineFilter, messages: Iterable[Message] | None = None
 ) -> tuple[list[QuarantinedRecord], int]:
     """The committed quarantine records that match, in topic order; and how many could not be read."""
-    from processor.audit import read_topic
-
     decoder = QuarantineDecoder(SchemaStore(settings.schemas_dir))
-    source = messages if messages is not None else read_topic(settings, settings.topics.quarantine, idle_s=1.0)
+    source = messages if messages is not None else _read_since(settings, settings.topics.quarantine, selection.since_ms)
     out: list[QuarantinedRecord] = []
     unreadable = 0
     for message in source:

@@ -162,3 +162,28 @@ def test_replay_after_a_schema_fix_scores_each_event_exactly_once(
     assert all(entry is not None and entry["to"].startswith(settings.topics.raw) for entry in ledger)
     shown = _cli(settings, "show", quarantined[0]["coordinate"])
     assert shown.returncode == 0 and json.loads(shown.stdout)["event_id"] == quarantined[0]["event_id"]
+
+
+def test_list_reads_from_the_since_time_and_filters_by_type(
+    topic_factory: Callable[..., Settings],
+    processor_factory: Callable[..., subprocess.Popen[bytes]],
+    tmp_path: Path,
+) -> None:
+    settings = topic_factory()
+    produce(settings, [(b"k1", b"{not json"), (b"k2", b'{"event_type": "no_such_type", "event_id": "x"}')])
+    proc = processor_factory(settings, "--max-idle", "3", log=tmp_path / "processor.log")
+    assert proc.wait(120) == 0, (tmp_path / "processor.log").read_text()[-3000:]
+
+    every = json.loads(_cli(settings, "list", "--json", "--since", "1h").stdout)
+    assert sorted((q["stage"], q["error_code"]) for q in every) == [
+        ("decode", "invalid_json"),
+        ("schema", "unknown_event_type"),
+    ]
+    decode_only = json.loads(_cli(settings, "list", "--json", "--stage", "decode").stdout)
+    assert [q["value"]["utf8"] for q in decode_only] == ["{not json"]
+    assert json.loads(_cli(settings, "list", "--json", "--until", "1h").stdout) == []
+    assert json.loads(_cli(settings, "list", "--json", "--since", str(int(time.time() * 1000) + 600_000)).stdout) == []
+    refused = _cli(settings, "replay")
+    assert refused.returncode == 2 and "--all" in refused.stderr
+    bad_time = _cli(settings, "list", "--since", "yesterday")
+    assert bad_time.returncode == 2 and "is not a time" in bad_time.stderr
