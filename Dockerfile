@@ -17,7 +17,9 @@ COPY processor ./processor
 RUN pip install . && pip uninstall --yes processor
 
 FROM ${PYTHON_IMAGE} AS runtime
-# LightGBM's wheel links OpenMP at run time
+# LightGBM's wheel links OpenMP at run time. Not version-pinned: the distribution's security
+# updates should reach the image at each build (the base image tag pins the release).
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends libgomp1 \
     && rm -rf /var/lib/apt/lists/* \

@@ -17,6 +17,7 @@ from processor.quarantine.records import (
     QuarantineFilter,
     parse_coordinate,
     parse_time,
+    read_one,
     read_quarantine,
 )
 
@@ -96,12 +97,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     topic, partition, offset = parse_coordinate(args.record, settings.topics.quarantine)
     if topic != settings.topics.quarantine:
         raise ConfigError("invalid_coordinate", f"{topic} is not the quarantine topic ({settings.topics.quarantine})")
-    records, _ = read_quarantine(settings, QuarantineFilter())
-    for record in records:
-        if (record.partition, record.offset) == (partition, offset):
-            replayed = _ledger(settings).replayed([record.coordinate]).get(record.coordinate)
-            print(json.dumps(_as_dict(record, replayed), indent=2))
-            return 0
+    record = read_one(settings, partition, offset)
+    if record is not None:
+        replayed = _ledger(settings).replayed([record.coordinate]).get(record.coordinate)
+        print(json.dumps(_as_dict(record, replayed), indent=2))
+        return 0
     print(f"no committed quarantine record at {topic}:{partition}:{offset}", file=sys.stderr)
     return 1
 

@@ -213,6 +213,32 @@ def _read_since(settings: Settings, topic: str, since_ms: int | None) -> list[Me
         consumer.close()
 
 
+def read_one(settings: Settings, partition: int, offset: int) -> QuarantinedRecord | None:
+    """The committed quarantine record at one position, or None when there is none."""
+    topic = settings.topics.quarantine
+    conf = settings.kafka.client_config()
+    conf.update(
+        {"group.id": f"quarantine-cli-{uuid.uuid4()}", "enable.auto.commit": False, "isolation.level": "read_committed"}
+    )
+    consumer = Consumer(conf)
+    try:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+        if not low <= offset < high:
+            return None
+        consumer.assign([TopicPartition(topic, partition, offset)])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None or message.error() is not None:
+                continue
+            if message.offset() != offset:  # a gap (aborted or control record) where the offset was
+                return None
+            return QuarantineDecoder(SchemaStore(settings.schemas_dir)).decode(message)
+        return None
+    finally:
+        consumer.close()
+
+
 def read_quarantine(
     settings: Settings, selection: QuarantineFilter, messages: Iterable[Message] | None = None
 ) -> tuple[list[QuarantinedRecord], int]:

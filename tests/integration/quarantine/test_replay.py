@@ -183,6 +183,10 @@ def test_list_reads_from_the_since_time_and_filters_by_type(
     assert [q["value"]["utf8"] for q in decode_only] == ["{not json"]
     assert json.loads(_cli(settings, "list", "--json", "--until", "1h").stdout) == []
     assert json.loads(_cli(settings, "list", "--json", "--since", str(int(time.time() * 1000) + 600_000)).stdout) == []
+    shown = json.loads(_cli(settings, "show", decode_only[0]["coordinate"]).stdout)
+    assert shown["error_code"] == "invalid_json" and shown["replayed"] is None
+    missing = _cli(settings, "show", "0:999999")
+    assert missing.returncode == 1 and "no committed quarantine record" in missing.stderr
     refused = _cli(settings, "replay")
     assert refused.returncode == 2 and "--all" in refused.stderr
     bad_time = _cli(settings, "list", "--since", "yesterday")
