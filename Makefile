@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK := deploy/local/stack.sh
 
-.PHONY: help setup stack-up stack-down stack-status stack-reset topics demo test test-unit test-integration chaos bench lint alerts-check format clean
+.PHONY: help config-reference setup stack-up stack-down stack-status stack-reset topics demo test test-unit test-integration chaos bench lint alerts-check format clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -19,7 +19,16 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP) ## create the virtualenv and install the package with dev tools
+K8S_VALIDATE := deploy/k8s/validate
+K8S_VALIDATE_STAMP := $(K8S_VALIDATE)/node_modules/.installed
+
+# the CRD validator of deploy/k8s (tests/unit/deploy): node from Debian when the machine has none
+$(K8S_VALIDATE_STAMP): $(K8S_VALIDATE)/package-lock.json
+	command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	npm ci --prefix $(K8S_VALIDATE) --no-audit --no-fund --loglevel=error
+	touch $(K8S_VALIDATE_STAMP)
+
+setup: $(STAMP) $(K8S_VALIDATE_STAMP) ## create the virtualenv and install the package with dev tools
 
 stack-up: ## start the local Kafka broker and Redis (idempotent; returns when both answer)
 	bash $(STACK) up
@@ -53,6 +62,9 @@ chaos: setup stack-up ## the full chaos suite: 3 processors, 100k events, kill -
 
 bench: setup stack-up ## throughput of the processor beside a transactional passthrough (the limit), table + bench/results.json
 	$(PY) -m bench.run
+
+config-reference: setup ## regenerate docs/configuration.md from the settings model
+	$(VENV)/bin/processor config reference --write
 
 lint: setup alerts-check ## ruff (lint and format check), mypy, promtool on the alert rules
 	$(VENV)/bin/ruff check processor tests bench

@@ -1,4 +1,4 @@
-"""The ``processor`` command: run, topics, simulate, train, audit, demo."""
+"""The ``processor`` command: run, topics, simulate, train, audit, killswitch, rules, quarantine, config, demo."""
 
 from __future__ import annotations
 
@@ -254,6 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--stdin", action="store_true", help="hash the token read from stdin (kept out of shell history)"
     )
     ingest_hash.set_defaults(func=cmd_ingest_hash_token)
+    from processor.quarantine.commands import add_parser as add_quarantine_parser
+    from processor.settings_reference import add_parser as add_config_parser
+
+    add_quarantine_parser(sub)  # quarantine list | show | replay
+    add_config_parser(sub)  # config reference | show
 
     demo = sub.add_parser("demo", help="the whole loop on the local stack, with a summary")
     demo.add_argument("--count", type=int, default=20_000)

@@ -41,22 +41,54 @@ _Frozen = ConfigDict(frozen=True, extra="forbid")
 class KafkaSettings(BaseModel):
     model_config = _Frozen
 
+    #: Comma-separated ``host:port`` list of brokers.
     bootstrap_servers: str = "localhost:9092"
+    #: Consumer group: every processor of one deployment shares it; Kafka spreads the partitions over them.
     group_id: str = "processor"
     #: Stable per process so a restarted process fences its crashed predecessor at once;
     #: defaults to ``<group_id>-<hostname>``. Give each process of a scaled-out group its own.
     transactional_id: str | None = None
+    #: The broker aborts a transaction left open longer than this (a crashed process's last batch).
     transaction_timeout_ms: int = Field(default=60_000, ge=1_000)
     #: Static group membership (``group.instance.id`` = the transactional id): a process restarted
     #: after a crash takes its partitions straight back instead of waiting out the session timeout.
     static_membership: bool = True
+    #: A member silent for this long leaves the group and its partitions move.
     session_timeout_ms: int = Field(default=15_000, ge=1_000)
+    #: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT, or SASL_SSL (SASL over TLS: what production should use).
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: str | None = None
+    #: With SASL_*: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (username and password required), OAUTHBEARER, GSSAPI.
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"] | None = None
+    #: SASL user (PLAIN / SCRAM).
     sasl_username: str | None = None
+    #: A secret: masked in logs and reprs, passed only to librdkafka.
     sasl_password: SecretStr | None = None
+    #: With SSL / SASL_SSL: CA bundle that signed the brokers' certificates (PEM); the system store when unset.
+    ssl_ca_location: Path | None = None
+    #: Client certificate and key (PEM) for mutual TLS.
+    ssl_certificate_location: Path | None = None
+    ssl_key_location: Path | None = None
+    #: A secret: the passphrase of ``ssl_key_location``, when the key is encrypted.
+    ssl_key_password: SecretStr | None = None
+    #: Check that the broker's certificate names the host connected to; turn off only for test CAs.
+    ssl_verify_hostname: bool = True
     #: Extra librdkafka properties passed to every client, for what this object does not name.
+    #: Not secret-typed: put passwords in the fields above, never here.
     extra: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _security_complete(self) -> KafkaSettings:
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and self.sasl_mechanism is None:
+            raise ValueError(f"security_protocol {self.security_protocol} needs sasl_mechanism")
+        needs_password = self.sasl_mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+        if sasl and needs_password and (not self.sasl_username or self.sasl_password is None):
+            raise ValueError(f"sasl_mechanism {self.sasl_mechanism} needs sasl_username and sasl_password")
+        if not sasl and (self.sasl_mechanism or self.sasl_username or self.sasl_password is not None):
+            raise ValueError(f"SASL settings are set but security_protocol is {self.security_protocol}: use SASL_SSL")
+        if (self.ssl_certificate_location is None) != (self.ssl_key_location is None):
+            raise ValueError("ssl_certificate_location and ssl_key_location go together (mutual TLS)")
+        return self
 
     def effective_transactional_id(self) -> str:
         return self.transactional_id or f"{self.group_id}-{socket.gethostname()}"
@@ -72,6 +104,15 @@ class KafkaSettings(BaseModel):
             conf["sasl.username"] = self.sasl_username
         if self.sasl_password is not None:
             conf["sasl.password"] = self.sasl_password.get_secret_value()
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            if self.ssl_ca_location is not None:
+                conf["ssl.ca.location"] = str(self.ssl_ca_location)
+            if self.ssl_certificate_location is not None and self.ssl_key_location is not None:
+                conf["ssl.certificate.location"] = str(self.ssl_certificate_location)
+                conf["ssl.key.location"] = str(self.ssl_key_location)
+            if self.ssl_key_password is not None:
+                conf["ssl.key.password"] = self.ssl_key_password.get_secret_value()
+            conf["ssl.endpoint.identification.algorithm"] = "https" if self.ssl_verify_hostname else "none"
         conf.update(self.extra)
         return conf
 
@@ -79,29 +120,68 @@ class KafkaSettings(BaseModel):
 class RedisSettings(BaseModel):
     model_config = _Frozen
 
+    #: ``redis://host:port/db``, or ``rediss://`` for TLS. No password here: the URL is not a secret.
     url: str = "redis://localhost:6379/0"
+    #: ACL user (Redis 6+); the default user when unset.
+    username: str | None = None
+    #: A secret: masked in logs and reprs.
     password: SecretStr | None = None
     #: Every key this processor writes starts with this prefix.
     key_prefix: str = "proc:"
+    #: A Redis call that takes longer fails (and is retried; the batch is redone from the last commit).
     socket_timeout_s: float = Field(default=5.0, gt=0)
+    #: TLS even with a ``redis://`` URL (the same as writing ``rediss://``).
+    tls: bool = False
+    #: CA bundle (PEM) that signed the server's certificate; the system store when unset.
+    tls_ca_file: Path | None = None
+    #: Client certificate and key (PEM) for mutual TLS.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    #: Verify the server's certificate (and host name); turn off only for test CAs.
+    tls_verify: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _no_password_in_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"scheme {parts.scheme!r} is not redis://, rediss:// or unix://")
+        if parts.password:
+            raise ValueError("the URL holds a password: set redis.password (a secret, never logged) instead")
+        return value
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls or self.url.startswith("rediss://")
 
 
 class TopicsSettings(BaseModel):
     model_config = _Frozen
 
+    #: Input: raw events from producers (JSON or Avro).
     raw: str = "events.raw"
+    #: Decisions downstream systems act on.
     scored: str = "events.scored"
+    #: Items waiting for a human.
     review: str = "events.review"
+    #: Inputs that could not be processed, with the reason and the original bytes.
     quarantine: str = "events.quarantine"
+    #: Human labels, for retraining.
     feedback: str = "events.feedback"
+    #: Partitions of the input topic when ``processor topics create`` makes it: the most processors that can share the work.
     raw_partitions: int = Field(default=6, ge=1)
+    #: Partitions of each output topic when ``processor topics create`` makes it.
     output_partitions: int = Field(default=6, ge=1)
+    #: Replicas of every topic ``processor topics create`` makes (3 on a production cluster).
     replication_factor: int = Field(default=1, ge=1)
 
 
 class ModelsSettings(BaseModel):
     model_config = _Frozen
 
+    #: Model artifacts: ``<dir>/<event_type>/<version>/`` (LightGBM text model + metadata.json).
     dir: Path = PROJECT_ROOT / "models"
     #: How often a running processor looks for a newer model artifact.
     reload_interval_s: float = Field(default=10.0, gt=0)
@@ -116,7 +196,9 @@ class ProcessingSettings(BaseModel):
     batch_size: int = Field(default=1_000, ge=1, le=100_000)
     #: Longest wait for a batch to fill: bounds latency (a transaction at least this often under load).
     batch_timeout_ms: int = Field(default=50, ge=1)
+    #: Larger input values are quarantined (``decode/oversized``).
     max_message_bytes: int = Field(default=1_000_000, ge=1_024)
+    #: Deeper-nested JSON is quarantined (``decode/too_deeply_nested``).
     max_json_depth: int = Field(default=32, ge=2)
     #: Reorder watermark = max event time seen (per partition and type) minus this.
     allowed_lateness_ms: int = Field(default=5_000, ge=0)
@@ -124,6 +206,7 @@ class ProcessingSettings(BaseModel):
     idle_timeout_ms: int = Field(default=2_000, ge=1)
     #: Events timestamped further than this in the future are rejected (and never move the watermark).
     max_future_skew_ms: int = Field(default=86_400_000, ge=0)
+    #: How long an event_id is remembered: a copy arriving later than this is processed again.
     dedupe_ttl_s: int = Field(default=7 * 86_400, ge=1)
     #: History features keep entries this long beyond their window (at least one window), behind
     #: the oldest event of a batch: partitions whose event times run this far apart (a backlog
@@ -138,8 +221,11 @@ class ProcessingSettings(BaseModel):
 class MetricsSettings(BaseModel):
     model_config = _Frozen
 
+    #: Serve ``/metrics`` (Prometheus), ``/healthz`` and ``/readyz`` over HTTP.
     enabled: bool = True
+    #: Address to listen on.
     host: str = "0.0.0.0"
+    #: Port of the metrics and health endpoint.
     port: int = Field(default=9108, ge=0, le=65_535)
 
 
@@ -224,6 +310,13 @@ class MonitoringSettings(BaseModel):
     quarantine_min_events: int = Field(default=100, ge=1)
 
 
+class QuarantineSettings(BaseModel):
+    model_config = _Frozen
+
+    #: How long ``processor quarantine replay`` remembers that it replayed a record (and so skips it).
+    replay_ledger_ttl_s: int = Field(default=30 * 86_400, ge=60)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PROCESSOR_",
@@ -240,8 +333,12 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     ingest: IngestSettings = IngestSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    quarantine: QuarantineSettings = QuarantineSettings()
+    #: Avro schemas: ``input/<event_type>.v<N>.avsc`` and ``output/*.avsc``.
     schemas_dir: Path = PROJECT_ROOT / "schemas"
+    #: Per-event-type pipeline configuration, validated at start-up.
     pipelines_file: Path = PROJECT_ROOT / "config" / "pipelines.yaml"
+    #: DEBUG, INFO, WARNING, ERROR.
     log_level: str = "INFO"
 
     # Set by load_settings() before construction; a class attribute because pydantic-settings

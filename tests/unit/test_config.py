@@ -139,6 +139,8 @@ def test_settings_are_frozen(settings):
 def test_secrets_are_hidden(clean_env):
     clean_env.setenv("PROCESSOR_KAFKA__SASL_PASSWORD", "hunter2-secret")
     clean_env.setenv("PROCESSOR_KAFKA__SASL_USERNAME", "svc")
+    clean_env.setenv("PROCESSOR_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")  # SASL settings without SASL are refused
+    clean_env.setenv("PROCESSOR_KAFKA__SASL_MECHANISM", "SCRAM-SHA-512")
     clean_env.setenv("PROCESSOR_REDIS__PASSWORD", "redis-secret")
     s = load_settings()
     assert isinstance(s.kafka.sasl_password, pydantic.SecretStr)
@@ -329,7 +331,14 @@ def test_pipeline_config_is_frozen():
 
 def test_settings_to_env_reproduces_every_setting_in_a_child(clean_env):
     settings = load_settings(
-        kafka={"group_id": "g", "sasl_password": "s3cret", "extra": {"socket.keepalive.enable": "true"}},
+        kafka={
+            "group_id": "g",
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_username": "svc",
+            "sasl_password": "s3cret",
+            "extra": {"socket.keepalive.enable": "true"},
+        },
         redis={"key_prefix": "x:"},
         topics={"raw": "in", "raw_partitions": 12},
         processing={"batch_size": 77, "killswitch_default": "review"},
