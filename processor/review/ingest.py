@@ -106,10 +106,10 @@ class Ingest:
                 raise ValueError("not a JSON object")
             event_id, label, reviewer = record["event_id"], record["label"], record["reviewer"]
             headers = dict(m.headers() or ())
-            decision_header = headers.get("decision")
-            decision = (
-                bytes(decision_header).decode() if decision_header else self._decision_for(record["event_type"], label)
-            )
+            header = headers.get("decision")
+            if isinstance(header, bytes):
+                header = header.decode()
+            decision = header or self._decision_for(record["event_type"], label)
             return DoneRecord(
                 str(event_id), decision, str(label), str(reviewer), int(record["decided_at"]), record.get("note")
             )
