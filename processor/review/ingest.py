@@ -137,8 +137,15 @@ class Ingest:
                     (tp.topic, tp.partition): self._consumer.get_watermark_offsets(tp, timeout=10)[1]
                     for tp in assignment
                 }
-            positions = self._consumer.position(assignment)
-            if all(_at_end(tp, ends.get((tp.topic, tp.partition), 0)) for tp in positions):
+            # a partition the group had already read to its end yields nothing, so it has no
+            # position yet: its committed offset says where it stands
+            offsets = {(tp.topic, tp.partition): tp.offset for tp in self._consumer.position(assignment)}
+            unknown = [TopicPartition(t, p) for (t, p), o in offsets.items() if o < 0]
+            if unknown:
+                offsets.update(
+                    {(tp.topic, tp.partition): tp.offset for tp in self._consumer.committed(unknown, timeout=10)}
+                )
+            if all(_at_end(offset, ends.get(key, 0)) for key, offset in offsets.items()):
                 self.caught_up.set()
                 return True
         return False
@@ -164,5 +171,5 @@ class Ingest:
         self._consumer.close()
 
 
-def _at_end(tp: TopicPartition, end: int) -> bool:
-    return end <= 0 or (tp.offset >= 0 and tp.offset >= end)
+def _at_end(offset: int, end: int) -> bool:
+    return end <= 0 or (offset >= 0 and offset >= end)
