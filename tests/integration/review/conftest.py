@@ -131,3 +131,10 @@ def page(browser: Any) -> Iterator[Any]:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Name the screenshots the browser tests left, so a CI log says where to look."""
+    shots = sorted(ARTIFACTS.glob("*.png")) if ARTIFACTS.is_dir() else []
+    if shots:
+        terminalreporter.write_line("review test artifacts: " + ", ".join(str(p) for p in shots))

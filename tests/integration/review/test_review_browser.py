@@ -13,6 +13,7 @@ import fastavro
 import orjson
 
 from helpers.review import human_decisions, jira, new_run, outputs_for, run_pipeline, sign_in, signup
+from processor.audit import audit
 from processor.config import Settings
 from processor.serializers.schemas import SchemaStore
 
@@ -91,6 +92,10 @@ def test_reviewer_signs_in_decides_an_item_and_the_records_land_once(
     schemas = SchemaStore(settings.schemas_dir).outputs
     fastavro.validation.validate(label, schemas["feedback"], raise_errors=True)
     fastavro.validation.validate(human[0], schemas["scored"], raise_errors=True)
+
+    report = audit(settings)  # the human decision stands apart from the accounting identity
+    assert report.identity_holds, report.problems()
+    assert report.human_decided == 1
 
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
         metrics = response.read().decode()
