@@ -43,6 +43,11 @@ class AuditReport:
     quarantine_bytes_mismatch: list[Position] = field(default_factory=list)
     order_violations: list[str] = field(default_factory=list)
     quarantine_by_reason: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: Human decisions on the scored topic (decision_source=human): answers to review items, not to
+    #: inputs, so outside the identity; each must answer a review item, at most once.
+    human_decided: int = 0
+    human_decided_twice: list[str] = field(default_factory=list)
+    human_without_review: list[str] = field(default_factory=list)
 
     @property
     def identity_holds(self) -> bool:
@@ -52,6 +57,8 @@ class AuditReport:
             and not self.decided_twice
             and not self.orphans
             and not self.quarantine_bytes_mismatch
+            and not self.human_decided_twice
+            and not self.human_without_review
             and self.inputs == self.scored + self.review + self.quarantined + self.duplicates_dropped
         )
 
@@ -71,6 +78,14 @@ class AuditReport:
             out.append(f"{self.orphans} outputs name no input record")
         if self.quarantine_bytes_mismatch:
             out.append(f"{len(self.quarantine_bytes_mismatch)} quarantine records differ from the original bytes")
+        if self.human_decided_twice:
+            out.append(
+                f"{len(self.human_decided_twice)} event_ids decided twice by humans, e.g. {self.human_decided_twice[:5]}"
+            )
+        if self.human_without_review:
+            out.append(
+                f"{len(self.human_without_review)} human decisions answer no review item, e.g. {self.human_without_review[:5]}"
+            )
         if self.order_violations:
             out.append(f"{len(self.order_violations)} per-entity order violations, e.g. {self.order_violations[:3]}")
         return out
@@ -140,9 +155,14 @@ def audit(settings: Settings) -> AuditReport:
 
     answers: dict[Position, int] = defaultdict(int)
     decided: dict[str, int] = defaultdict(int)
+    human: dict[str, int] = defaultdict(int)
+    reviewed: set[str] = set()
     for topic, kind in ((topics.scored, "scored"), (topics.review, "review"), (topics.quarantine, "quarantine")):
         last_by_entity: dict[tuple[str, str], int] = {}
         for m in read_topic(settings, topic):
+            if kind == "scored" and dict(headers_of(m)).get("decision-source") == b"human":
+                human[decode_json_output(m.value() or b"{}").get("event_id", "")] += 1
+                continue
             source = _lineage(m)
             if source is None or source not in event_ids:
                 report.orphans += 1
@@ -161,6 +181,7 @@ def audit(settings: Settings) -> AuditReport:
                 report.scored += 1
             else:
                 report.review += 1
+                reviewed.add(record["event_id"])
             decided[record["event_id"]] += 1
             if record.get("late"):
                 report.late_flagged += 1
@@ -183,4 +204,7 @@ def audit(settings: Settings) -> AuditReport:
             else:
                 report.lost.append(pos)
     report.decided_twice = [e for e, n in decided.items() if n > 1]
+    report.human_decided = sum(human.values())
+    report.human_decided_twice = [e for e, n in human.items() if n > 1]
+    report.human_without_review = [e for e in human if e not in reviewed]
     return report

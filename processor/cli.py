@@ -1,4 +1,5 @@
-"""The ``processor`` command: run, topics, simulate, train, audit, killswitch, rules, quarantine, config, demo."""
+"""The ``processor`` command: run, topics, simulate, train, audit, killswitch, rules, quarantine, config,
+ingest, review, demo."""
 
 from __future__ import annotations
 
@@ -181,6 +182,74 @@ def cmd_ingest_hash_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review_serve(args: argparse.Namespace) -> int:
+    from processor.review.server import serve
+
+    settings = _settings(args)
+    updates = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if updates:
+        settings = settings.model_copy(update={"review": settings.review.model_copy(update=updates)})
+    return serve(settings, load_pipelines(settings.pipelines_file))
+
+
+def cmd_review_next(args: argparse.Namespace) -> int:
+    import getpass
+
+    from processor.review.security import Authenticator
+    from processor.review.server import build_context
+    from processor.review.terminal import review_next
+
+    settings = _settings(args)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+    if not Authenticator(settings.review.reviewers).check(args.reviewer, password):
+        print("unknown reviewer or wrong password", file=sys.stderr)
+        return 2
+    ctx = build_context(settings, load_pipelines(settings.pipelines_file), with_ingest=not args.no_sync)
+    try:
+        if ctx.ingest is not None and not ctx.ingest.catch_up(timeout_s=60):
+            print("warning: could not catch up with the review topic in 60 s; the queue may be behind", file=sys.stderr)
+
+        def read(prompt: str) -> str:
+            print(prompt, end="", flush=True)
+            line = sys.stdin.readline()
+            return line.rstrip("\n") if line else "q"
+
+        decided = review_next(
+            ctx.store,
+            ctx.service,
+            args.reviewer,
+            sla_s=settings.review.sla_seconds,
+            read=read,
+            out=sys.stdout,
+            once=args.once,
+        )
+        print(f"{decided} decided")
+    finally:
+        if ctx.ingest is not None:
+            ctx.ingest.close()
+        ctx.service.close()
+    return 0
+
+
+def cmd_review_hash_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from processor.review.passwords import hash_password
+
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("the passwords differ", file=sys.stderr)
+            return 2
+    if len(password) < 8:
+        print("use at least 8 characters", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="processor", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -259,6 +328,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_quarantine_parser(sub)  # quarantine list | show | replay
     add_config_parser(sub)  # config reference | show
+    review = sub.add_parser("review", help="human review of escalated events (web app and terminal)")
+    review_sub = review.add_subparsers(dest="review_command", required=True)
+    review_serve = review_sub.add_parser("serve", help="the review web app (default port 8081)")
+    review_serve.add_argument("--host", default=None, help="default: settings.review.host")
+    review_serve.add_argument("--port", type=int, default=None, help="default: settings.review.port (8081)")
+    review_serve.set_defaults(func=cmd_review_serve)
+    review_next = review_sub.add_parser("next", help="decide review items from the terminal, one at a time")
+    review_next.add_argument("--reviewer", required=True, help="a reviewer of settings.review.reviewers")
+    review_next.add_argument("--password-stdin", action="store_true", help="read the password from stdin's first line")
+    review_next.add_argument("--once", action="store_true", help="stop after one item")
+    review_next.add_argument("--no-sync", action="store_true", help="do not read the review topic first")
+    review_next.set_defaults(func=cmd_review_next)
+    review_hash = review_sub.add_parser("hash-password", help="print a password hash for settings.review.reviewers")
+    review_hash.add_argument("--stdin", action="store_true", help="read the password from stdin's first line")
+    review_hash.set_defaults(func=cmd_review_hash_password)
 
     demo = sub.add_parser("demo", help="the whole loop on the local stack, with a summary")
     demo.add_argument("--count", type=int, default=20_000)

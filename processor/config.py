@@ -310,6 +310,68 @@ class MonitoringSettings(BaseModel):
     quarantine_min_events: int = Field(default=100, ge=1)
 
 
+class ReviewSettings(BaseModel):
+    """The human review app (``processor review serve`` / ``processor review next``)."""
+
+    model_config = _Frozen
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=8081, ge=0, le=65_535)
+    #: Reviewer name -> password hash (``processor review hash-password`` makes one). Never a
+    #: plain password: the hash is all the service keeps.
+    reviewers: dict[str, SecretStr] = Field(default_factory=dict)
+    #: Signs the session cookie; give every replica the same one. Unset: a random key per process
+    #: (sessions end when it restarts, and replicas do not share them).
+    session_secret: SecretStr | None = None
+    #: Send the session cookie only over HTTPS; set when the app is served behind TLS.
+    cookie_secure: bool = False
+    session_max_age_s: int = Field(default=8 * 3600, ge=60)
+    #: Items waiting longer than this are flagged overdue and counted once as an SLA breach.
+    sla_seconds: int = Field(default=3_600, ge=1)
+    #: Kafka consumer group of the app's ingest (reads the review and feedback topics).
+    group_id: str = "processor-review"
+    #: Transactional id of the decision producer; defaults to ``<group_id>-<hostname>``. Give each
+    #: replica its own, stable across restarts, so a restarted replica fences its predecessor.
+    transactional_id: str | None = None
+    #: A decision claim lasts this long; a replica that dies mid-decision frees it after this.
+    #: Longer than a Kafka transaction can take, so a crashed decision's commit (if any) is known
+    #: before anyone may decide that event again.
+    claim_ttl_s: int = Field(default=120, ge=10)
+    #: Queue priority by review reason (lower first; the part before ``:`` of the reason is
+    #: matched, then the full reason); unknown reasons get ``default_priority``. Age orders
+    #: items of the same priority, oldest first.
+    priorities: dict[str, int] = Field(
+        default_factory=lambda: {
+            "rule": 0,
+            "kill_switch": 1,
+            "feature_out_of_range": 2,
+            "fallback": 3,
+            "confidence_band": 4,
+        }
+    )
+    default_priority: int = 5
+    #: Label written to events.feedback for each decision a reviewer can make, per event type.
+    #: Decisions come from the type's bands; a decision not named here is labelled with the
+    #: type's ``positive_label`` when it is the top band's decision, else ``not_<positive_label>``.
+    labels: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            "user_signed_up": {"block": "fraud", "approve": "legit"},
+            "jira_ticket_created": {"triage": "not_actionable", "accept": "actionable"},
+            "document_uploaded": {"reject": "reject", "accept": "accept"},
+        }
+    )
+    #: Longest note a reviewer may attach.
+    max_note_chars: int = Field(default=2_000, ge=0, le=100_000)
+    #: Shown per field on the item page before the rest is folded away (hostile payloads are huge).
+    display_chars: int = Field(default=4_000, ge=100)
+    #: Failed sign-ins per reviewer name before it is locked for ``login_lockout_s``.
+    max_failed_logins: int = Field(default=5, ge=1)
+    login_lockout_s: int = Field(default=300, ge=1)
+
+    def effective_transactional_id(self) -> str:
+        return self.transactional_id or f"{self.group_id}-{socket.gethostname()}"
+
+
 class QuarantineSettings(BaseModel):
     model_config = _Frozen
 
@@ -334,6 +396,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     quarantine: QuarantineSettings = QuarantineSettings()
+    review: ReviewSettings = ReviewSettings()
     #: Avro schemas: ``input/<event_type>.v<N>.avsc`` and ``output/*.avsc``.
     schemas_dir: Path = PROJECT_ROOT / "schemas"
     #: Per-event-type pipeline configuration, validated at start-up.

@@ -1,0 +1,292 @@
+"""The review store in Redis: the queue, the items, and the atomic claim that makes decisions exactly once.
+
+Per event (keys sharing the hash tag ``{<prefix>rv:<sha1(event_id)>}``, so one script can touch them
+together in Redis Cluster; the hash also keeps hostile event ids out of key names):
+
+* ``:item``  the review item (JSON), written once (NX): a replayed review record changes nothing;
+* ``:claim`` who is deciding it right now (a token, with a TTL), set NX by one script that first
+  checks ``:done``: two reviewers clicking at once get one claim, the other is told;
+* ``:done``  the decision, once its Kafka transaction committed; never expires, so a repeated or
+  retried request finds it and writes nothing;
+* ``:sla``   set the first time the item is seen overdue, so each breach is counted once.
+
+Across events: ``<prefix>rv:queue`` (sorted set: priority, then age) and ``<prefix>rv:rejected``
+(the last review records that could not be read, for the queue page).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+
+import orjson
+import redis
+
+from processor.review.items import ReviewItem
+
+#: Priority steps dwarf any epoch-ms age, so priority orders first and age second in one score.
+_PRIORITY_STEP = 10**13
+_REJECTED_KEEP = 200
+
+_CLAIM = """
+local done = redis.call('GET', KEYS[1])
+if done then return {'done', done} end
+if redis.call('EXISTS', KEYS[3]) == 0 then return {'missing', ''} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'claimed', ''} end
+return {'busy', redis.call('GET', KEYS[2]) or ''}
+"""
+
+# Still ours? Extend it for the commit; refuse when the claim expired and someone else took it.
+_HOLD = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# The Kafka transaction committed: the decision is a fact. Record it (the first record wins: a
+# feedback replay of the same decision finds it there) and let the claim go.
+_FINISH = """
+local written = redis.call('SET', KEYS[1], ARGV[2], 'NX')
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+if written then return 1 end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DoneRecord:
+    """What was decided, by whom and when: the answer to every later request for the same event."""
+
+    event_id: str
+    decision: str
+    label: str
+    reviewer: str
+    decided_at: int
+    note: str | None = None
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, data: bytes) -> DoneRecord:
+        return cls(**orjson.loads(data))
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    status: str  # claimed | done | busy | missing
+    token: str = ""
+    done: DoneRecord | None = None
+    holder: str | None = None  # reviewer holding a busy claim
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    item: ReviewItem
+    priority: int
+    enqueued_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    depth: dict[str, int]
+    oldest_at: dict[str, int]  # event_type -> enqueued_at of its oldest waiting item (epoch ms)
+    overdue: dict[str, int]
+    overdue_items: list[tuple[str, str]]  # (event_id, event_type), most urgent first
+
+
+class ReviewStore:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._r = client
+        self._prefix = prefix
+        self._queue = f"{prefix}rv:queue"
+        self._rejected = f"{prefix}rv:rejected"
+        self._claim = client.register_script(_CLAIM)
+        self._hold = client.register_script(_HOLD)
+        self._finish = client.register_script(_FINISH)
+        self._release = client.register_script(_RELEASE)
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def _tag(self, event_id: str) -> str:
+        return f"{{{self._prefix}rv:{hashlib.sha1(event_id.encode(), usedforsecurity=False).hexdigest()}}}"
+
+    def _item_key(self, event_id: str) -> str:
+        return f"{self._tag(event_id)}:item"
+
+    def _claim_key(self, event_id: str) -> str:
+        return f"{self._tag(event_id)}:claim"
+
+    def _done_key(self, event_id: str) -> str:
+        return f"{self._tag(event_id)}:done"
+
+    def _sla_key(self, event_id: str) -> str:
+        return f"{self._tag(event_id)}:sla"
+
+    # -- ingest --------------------------------------------------------------------------------
+
+    def add(self, items: list[tuple[ReviewItem, int]]) -> list[bool]:
+        """Queue ``(item, priority)`` pairs; idempotent per event_id. Returns, per item, whether it was new."""
+        if not items:
+            return []
+        pipe = self._r.pipeline(transaction=False)
+        for item, _ in items:
+            pipe.set(self._item_key(item.event_id), item.to_json(), nx=True)
+            pipe.exists(self._done_key(item.event_id))
+        replies = pipe.execute()
+        pipe = self._r.pipeline(transaction=False)
+        new = []
+        for i, (item, priority) in enumerate(items):
+            created, done = replies[2 * i], replies[2 * i + 1]
+            new.append(bool(created))
+            if not done:
+                # NX: a replay keeps the item's first place in the queue
+                pipe.zadd(self._queue, {item.event_id: priority * _PRIORITY_STEP + item.processed_at}, nx=True)
+        pipe.execute()
+        return new
+
+    def record_feedback(self, records: list[DoneRecord]) -> int:
+        """Decisions read back from the feedback topic (committed): a replica that crashed between its
+        Kafka commit and its Redis write, or another replica, is caught up here. Returns how many were new."""
+        if not records:
+            return 0
+        pipe = self._r.pipeline(transaction=False)
+        for record in records:
+            pipe.set(self._done_key(record.event_id), record.to_json(), nx=True)
+            pipe.zrem(self._queue, record.event_id)
+        replies = pipe.execute()
+        return sum(bool(r) for r in replies[0::2])
+
+    def reject(self, position: str, code: str, message: str) -> None:
+        entry = orjson.dumps({"position": position, "code": code, "message": message[:500], "at": _now_ms()})
+        pipe = self._r.pipeline(transaction=False)
+        pipe.lpush(self._rejected, entry)
+        pipe.ltrim(self._rejected, 0, _REJECTED_KEEP - 1)
+        pipe.execute()
+
+    def rejected(self, limit: int = 20) -> list[dict[str, object]]:
+        return [orjson.loads(x) for x in self._r.lrange(self._rejected, 0, limit - 1)]
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def queue(self, limit: int = 100, offset: int = 0) -> list[QueueEntry]:
+        """Waiting items, most urgent first (priority, then oldest)."""
+        scored: list[tuple[bytes, float]] = self._r.zrange(  # type: ignore[assignment]
+            self._queue, offset, offset + limit - 1, withscores=True
+        )
+        if not scored:
+            return []
+        ids = [member.decode() for member, _ in scored]
+        pipe = self._r.pipeline(transaction=False)
+        for event_id in ids:
+            pipe.get(self._item_key(event_id))
+        blobs = pipe.execute()
+        out = []
+        for (_, score), blob in zip(scored, blobs, strict=True):
+            if blob is None:
+                continue
+            priority, enqueued_at = divmod(int(score), _PRIORITY_STEP)
+            out.append(QueueEntry(ReviewItem.from_json(blob), priority, enqueued_at))
+        return out
+
+    def depth(self) -> int:
+        return int(self._r.zcard(self._queue))
+
+    def get(self, event_id: str) -> ReviewItem | None:
+        blob = _bytes(self._r.get(self._item_key(event_id)))
+        return ReviewItem.from_json(blob) if blob is not None else None
+
+    def done(self, event_id: str) -> DoneRecord | None:
+        blob = _bytes(self._r.get(self._done_key(event_id)))
+        return DoneRecord.from_json(blob) if blob is not None else None
+
+    def holder(self, event_id: str) -> str | None:
+        """The reviewer deciding this item right now, if anyone."""
+        blob = _bytes(self._r.get(self._claim_key(event_id)))
+        return _claim_reviewer(blob) if blob is not None else None
+
+    def stats(self, sla_ms: int, now_ms: int | None = None, scan_limit: int = 100_000) -> QueueStats:
+        """Depth, oldest item and overdue count per event type (the queue page and the metrics)."""
+        now_ms = _now_ms() if now_ms is None else now_ms
+        depth: dict[str, int] = defaultdict(int)
+        oldest: dict[str, int] = {}
+        overdue: dict[str, int] = defaultdict(int)
+        overdue_items: list[tuple[str, str]] = []
+        for entry in self.queue(limit=scan_limit):
+            event_type = entry.item.event_type
+            depth[event_type] += 1
+            oldest[event_type] = min(oldest.get(event_type, entry.enqueued_at), entry.enqueued_at)
+            if now_ms - entry.enqueued_at > sla_ms:
+                overdue[event_type] += 1
+                overdue_items.append((entry.item.event_id, event_type))
+        return QueueStats(dict(depth), oldest, dict(overdue), overdue_items)
+
+    def mark_sla_breached(self, event_ids: list[str]) -> list[str]:
+        """The ids not marked before (each breach is counted once, across replicas)."""
+        if not event_ids:
+            return []
+        pipe = self._r.pipeline(transaction=False)
+        for event_id in event_ids:
+            pipe.set(self._sla_key(event_id), b"1", nx=True)
+        return [e for e, new in zip(event_ids, pipe.execute(), strict=True) if new]
+
+    def sla_breached(self, event_id: str) -> bool:
+        return bool(self._r.exists(self._sla_key(event_id)))
+
+    # -- deciding ------------------------------------------------------------------------------
+
+    def claim(self, event_id: str, reviewer: str, ttl_ms: int) -> Claim:
+        token = f"{reviewer}\x00{uuid.uuid4().hex}"
+        keys = [self._done_key(event_id), self._claim_key(event_id), self._item_key(event_id)]
+        status, payload = self._claim(keys=keys, args=[token, ttl_ms])
+        status = status.decode()
+        if status == "claimed":
+            return Claim("claimed", token=token)
+        if status == "done":
+            return Claim("done", done=DoneRecord.from_json(payload))
+        if status == "busy":
+            return Claim("busy", holder=_claim_reviewer(payload))
+        return Claim("missing")
+
+    def hold(self, event_id: str, token: str, ttl_ms: int) -> bool:
+        return bool(self._hold(keys=[self._claim_key(event_id)], args=[token, ttl_ms]))
+
+    def finish(self, token: str, record: DoneRecord) -> bool:
+        """Record a committed decision; False if a decision was already recorded (it must be this one)."""
+        written = bool(
+            self._finish(
+                keys=[self._done_key(record.event_id), self._claim_key(record.event_id)], args=[token, record.to_json()]
+            )
+        )
+        self._r.zrem(self._queue, record.event_id)
+        return written
+
+    def release(self, event_id: str, token: str) -> None:
+        self._release(keys=[self._claim_key(event_id)], args=[token])
+
+    def enqueued_at(self, event_id: str) -> int | None:
+        score = self._r.zscore(self._queue, event_id)
+        return None if score is None else int(score) % _PRIORITY_STEP
+
+
+def _bytes(value: object) -> bytes | None:
+    """The client runs with ``decode_responses=False``: values are bytes (or None)."""
+    return value if isinstance(value, bytes) else None
+
+
+def _claim_reviewer(token: bytes) -> str:
+    return token.split(b"\x00", 1)[0].decode(errors="replace")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
