@@ -25,8 +25,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 processor \
     && useradd --system --uid 10001 --gid processor --home-dir /app --shell /usr/sbin/nologin processor \
-    && mkdir -p /var/lib/processor/models \
-    && chown processor:processor /var/lib/processor/models
+    && mkdir -p /var/lib/processor/models /var/lib/processor/uploads \
+    && chown processor:processor /var/lib/processor/models /var/lib/processor/uploads
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY processor ./processor

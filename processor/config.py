@@ -269,6 +269,12 @@ class IngestSettings(BaseModel):
     delivery_timeout_s: float = Field(default=10.0, gt=0)
     retry_after_s: int = Field(default=2, ge=1)
 
+    @field_validator("jira_webhook_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: Any) -> Any:
+        # compose passes ``${JIRA_WEBHOOK_SECRET:-}``: an empty key would let anyone sign
+        return None if value == "" else value
+
     @field_validator("api_tokens")
     @classmethod
     def _hashed_tokens(cls, value: dict[str, str]) -> dict[str, str]:
@@ -367,6 +373,12 @@ class ReviewSettings(BaseModel):
     #: Failed sign-ins per reviewer name before it is locked for ``login_lockout_s``.
     max_failed_logins: int = Field(default=5, ge=1)
     login_lockout_s: int = Field(default=300, ge=1)
+
+    @field_validator("session_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: Any) -> Any:
+        # compose passes ``${REVIEW_SESSION_SECRET:-}``: empty means "a random key per process"
+        return None if value == "" else value
 
     def effective_transactional_id(self) -> str:
         return self.transactional_id or f"{self.group_id}-{socket.gethostname()}"
