@@ -172,7 +172,8 @@ def _field_getter(path: str) -> Callable[[Mapping[str, Any], Mapping[str, float 
     def get(record: Mapping[str, Any], _features: Mapping[str, float | None]) -> Any:
         value: Any = record
         for part in parts:
-            if not isinstance(value, Mapping) or part not in value:
+            # records are dicts: the exact-type test spares the slow ABC check on the hot path
+            if not (type(value) is dict or isinstance(value, Mapping)) or part not in value:
                 return _MISSING
             value = value[part]
         return _MISSING if value is None else value

@@ -13,7 +13,7 @@ import math
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from processor.config import EventTypeConfig, FieldCheck, PipelinesConfig, ProcessingSettings
@@ -106,24 +106,95 @@ def _check_event_time(occurred_at: int, now_ms: int, skew_ms: int) -> None:
 # -- schema walk ---------------------------------------------------------------------------------
 
 
+# The common case, checked without the general walk: a field whose value already has exactly the
+# Python type its (possibly nullable) primitive schema wants. Anything else (a union of several
+# types, a nested type, a value to coerce, an int out of range, a non-finite double) takes
+# ``_check_value``, so the errors and coercions are the same either way.
+_FAST_TYPES: dict[str, type] = {
+    "string": str,
+    "boolean": bool,
+    "long": int,
+    "int": int,
+    "double": float,
+    "float": float,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldPlan:
+    name: str
+    schema: Any
+    has_default: bool
+    default: Any
+    fast: type | None  # the exact Python type accepted as is
+    nullable: bool
+    int_range: tuple[int, int] | None
+
+
+_PLANS: dict[int, tuple[tuple[_FieldPlan, ...], frozenset[str]]] = {}
+
+
+def _plan(schema: dict[str, Any]) -> tuple[tuple[_FieldPlan, ...], frozenset[str]]:
+    """The fields of a record schema, prepared once per schema object (schemas live for the process)."""
+    cached = _PLANS.get(id(schema))
+    if cached is None:
+        plans = []
+        for field in schema["fields"]:
+            kind = field["type"]
+            nullable = False
+            if isinstance(kind, list) and len(kind) == 2 and "null" in kind:
+                nullable, kind = True, next(k for k in kind if k != "null")
+            if isinstance(kind, dict) and set(kind) <= {"type", "logicalType"}:
+                kind = kind["type"]  # e.g. timestamp-millis longs: an int passes as it is
+            fast = _FAST_TYPES.get(kind) if isinstance(kind, str) else None
+            plans.append(
+                _FieldPlan(
+                    field["name"],
+                    field["type"],
+                    "default" in field,
+                    field.get("default"),
+                    fast,
+                    nullable,
+                    _INT_RANGE.get(kind) if isinstance(kind, str) else None,
+                )
+            )
+        cached = _PLANS[id(schema)] = (tuple(plans), frozenset(p.name for p in plans))
+    return cached
+
+
 def _check_record(
     value: Any, schema: dict[str, Any], path: str, tolerant: bool, coercions: list[str]
 ) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SchemaError("wrong_type", f"expected an object, got {_kind(value)}", field=path or None)
     out: dict[str, Any] = {}
-    known = set()
-    for field in schema["fields"]:
-        name = field["name"]
-        known.add(name)
-        field_path = f"{path}.{name}" if path else name
+    plans, known = _plan(schema)
+    for plan in plans:
+        name = plan.name
         item = value.get(name, _MISSING)
         if item is _MISSING:
-            if "default" in field:
-                out[name] = field["default"]
+            if plan.has_default:
+                out[name] = plan.default
                 continue
+            field_path = f"{path}.{name}" if path else name
             raise SchemaError("missing_field", f"required field {field_path} is missing", field=field_path)
-        out[name] = _check_value(item, field["type"], field_path, tolerant, coercions)
+        kind = type(item)
+        if kind is plan.fast:
+            if kind is float:
+                if math.isfinite(item):
+                    out[name] = item
+                    continue
+            elif kind is int and plan.int_range is not None:
+                if plan.int_range[0] <= item <= plan.int_range[1]:
+                    out[name] = item
+                    continue
+            else:
+                out[name] = item
+                continue
+        elif item is None and plan.nullable:
+            out[name] = None
+            continue
+        out[name] = _check_value(item, plan.schema, f"{path}.{name}" if path else name, tolerant, coercions)
     unknown = [k for k in value if k not in known]
     if unknown:
         if not tolerant:

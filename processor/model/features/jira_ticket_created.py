@@ -84,7 +84,7 @@ ISSUE_TYPE_OTHER = 7.0
 # A Java stack trace ("\tat org.x.Y.m(Y.java:12)"), an exception name, or a chained cause.
 _STACK_TRACE = re.compile(r"\b\w*Exception\b|\b\w+Error\b|^[ \t]*at [\w$.]+\(|Caused by:", re.MULTILINE)
 _CODE_BLOCK = re.compile(r"\{code|\{noformat|```")
-_URL = re.compile(r"https?://", re.IGNORECASE)
+_URL = re.compile(r"[hH][tT][tT][pP][sS]?://")  # case-blind without re.IGNORECASE's cost on long texts
 _VERSION = re.compile(r"\b\d+\.\d+(\.\d+)?\b")
 # CamelCase class names or dotted.java.names: the reporter pointed at specific code.
 _IDENTIFIER = re.compile(r"\b[A-Z][a-z0-9]+[A-Z]\w*\b|\b[a-z]\w*\.[a-z]\w*\.\w+\b|\b\w+\(\)")
