@@ -96,6 +96,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model(args: argparse.Namespace) -> int:
+    from processor.model.registry_cli import run_model_command
+
+    return run_model_command(_settings(args), args)
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from processor.audit import audit
 
@@ -193,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--events", type=Path, required=True, help="JSONL history")
     train.add_argument("--labels", type=Path, default=None, help="JSONL of {event_id, label}")
     train.set_defaults(func=cmd_train)
+
+    from processor.model.registry_cli import add_model_parser
+
+    add_model_parser(sub, cmd_model)
 
     aud = sub.add_parser("audit", help="check the accounting identity over the input and output topics")
     aud.add_argument("--json", action="store_true")
