@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK := deploy/local/stack.sh
 
-.PHONY: help setup stack-up stack-down stack-status stack-reset topics demo test test-unit test-integration chaos bench lint format clean
+.PHONY: help setup stack-up stack-down stack-status stack-reset topics demo test test-unit test-integration chaos bench eval lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ chaos: setup stack-up ## the full chaos suite: 3 processors, 100k events, kill -
 
 bench: setup stack-up ## throughput of the processor beside a transactional passthrough (the limit), table + bench/results.json
 	$(PY) -m bench.run
+
+eval: setup ## train the jira_ticket_created urgency model on the real Hadoop tickets; held-out metrics beside the baselines
+	$(PY) -m processor.model.jira_eval
 
 lint: setup ## ruff (lint and format check) and mypy
 	$(VENV)/bin/ruff check processor tests bench

@@ -111,6 +111,24 @@ class ModelsSettings(BaseModel):
     latency_budget_ms: int = Field(default=2_000, ge=1)
 
 
+class TrainingSettings(BaseModel):
+    """The guards of ``processor train`` (each can be overridden per run with a CLI flag)."""
+
+    model_config = _Frozen
+
+    #: Refuse data whose newest event is older than this (``--allow-stale``).
+    max_data_age_days: float = Field(default=30.0, gt=0)
+    #: Fewest labelled rows, and fewest of the rarer class, worth a model (``--allow-few-labels``).
+    min_labelled_rows: int = Field(default=200, ge=2)
+    min_minority_rows: int = Field(default=20, ge=1)
+    #: One feature alone with |AUC - 0.5| above this on the training rows is a leak (``--allow-leaky``).
+    leakage_auc_margin: float = Field(default=0.48, gt=0, le=0.5)
+    #: Train/validation shift (``--allow-shift``): a feature's PSI above this, or positive rates
+    #: whose ratio exceeds ``label_shift_ratio`` (with at least 3 standard errors between them).
+    shift_psi_threshold: float = Field(default=1.0, gt=0)
+    label_shift_ratio: float = Field(default=3.0, gt=1)
+
+
 class ProcessingSettings(BaseModel):
     model_config = _Frozen
 
@@ -154,6 +172,7 @@ class Settings(BaseSettings):
     topics: TopicsSettings = TopicsSettings()
     models: ModelsSettings = ModelsSettings()
     processing: ProcessingSettings = ProcessingSettings()
+    training: TrainingSettings = TrainingSettings()
     metrics: MetricsSettings = MetricsSettings()
     schemas_dir: Path = PROJECT_ROOT / "schemas"
     pipelines_file: Path = PROJECT_ROOT / "config" / "pipelines.yaml"
