@@ -132,8 +132,6 @@ def verify_artifact(ref: ArtifactRef) -> dict[str, Any]:
         expected = dict(metadata.get("files", {}))
     if MODEL_FILE not in expected:
         raise ArtifactError("checksum_mismatch", f"{ref.path}: no checksum recorded for {MODEL_FILE}")
-    if metadata.get("files", {}).get(MODEL_FILE, expected[MODEL_FILE]) != expected[MODEL_FILE]:
-        raise ArtifactError("checksum_mismatch", f"{ref.path}: {MODEL_FILE} hash differs between metadata and sums")
     for name, digest in sorted(expected.items()):
         path = ref.path / name
         if not path.is_file():
@@ -143,6 +141,8 @@ def verify_artifact(ref: ArtifactRef) -> dict[str, Any]:
             raise ArtifactError(
                 "checksum_mismatch", f"{path}: sha256 {actual[:16]}... differs from the recorded {digest[:16]}..."
             )
+    if metadata.get("files", {}).get(MODEL_FILE, expected[MODEL_FILE]) != expected[MODEL_FILE]:
+        raise ArtifactError("checksum_mismatch", f"{ref.path}: {MODEL_FILE} hash differs between metadata and sums")
     if metadata.get("event_type", ref.event_type) != ref.event_type or metadata.get("version") != ref.version:
         raise ArtifactError(
             "metadata_mismatch",

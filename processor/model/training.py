@@ -65,6 +65,8 @@ from processor.stages.validate import Validator
 MIN_LABELLED_ROWS = 200
 HARD_MIN_LABELLED_ROWS = 20
 REPORT_FILE = "report.html"
+#: Feature PSI is compared with its threshold only when the validation split has this many rows.
+SHIFT_MIN_ROWS = 100
 #: Stop when the validation log loss has not improved for this many rounds.
 EARLY_STOPPING_ROUNDS = 50
 #: Candidate parameter sets, chosen between on the inner split (lowest log loss): the usual small
@@ -305,7 +307,12 @@ def train_model(
         or f"no feature alone has |AUC - 0.5| > {limits.leakage_auc_margin}",
     )
     shift = _shift_check(names, x_train, y_train, x_valid, y_valid)
-    shifted = [f for f, psi in shift["feature_psi"].items() if psi is not None and psi > limits.shift_psi_threshold]
+    # PSI of a small sample is mostly noise (about bins/rows): below SHIFT_MIN_ROWS only the labels are compared
+    shifted = [
+        f
+        for f, psi in shift["feature_psi"].items()
+        if psi is not None and psi > limits.shift_psi_threshold and y_valid.size >= SHIFT_MIN_ROWS
+    ]
     label_shifted = shift["label_ratio"] > limits.label_shift_ratio and shift["label_z"] > 3.0
     guard(
         "distribution_shift",
