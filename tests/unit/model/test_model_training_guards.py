@@ -134,3 +134,18 @@ def test_the_artifact_holds_baselines_calibration_report_and_checksums(train: Tr
         assert title in report
     assert "logistic_regression" in report and result.artifact.version in report
     json.loads((result.artifact.path / "metadata.json").read_text(), parse_constant=pytest.fail)
+
+
+def test_the_cli_refuses_a_random_split_with_a_clear_error(
+    tmp_path: Path, jsonl: Callable[..., Path], make_signups: Signups, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from processor.cli import main
+
+    path = jsonl(tmp_path / "events.jsonl", make_signups(300))
+    code = main(
+        ["train", "--event-type", "user_signed_up", "--events", str(path), "--split", "random", "--no-progress"]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "random_split_refused" in err and "time split" in err
+    assert not (tmp_path / "models").exists()
