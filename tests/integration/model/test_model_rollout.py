@@ -16,13 +16,13 @@ from typing import Any
 import orjson
 import pytest
 import redis
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from helpers.kafka import produce, wait_for
 from processor.app import Processor
 from processor.audit import read_topic
 from processor.config import Settings, load_pipelines, load_settings
 from processor.errors import ProcessorError
+from processor.kafka.admin import create_topics
 from processor.model.artifact import MODEL_FILE, list_versions
 from processor.model.features import load_feature_module
 from processor.model.registry import ModelRegistry
@@ -110,10 +110,9 @@ def _settings(topic_factory: Callable[..., Settings], models_dir: Path, shadow: 
     settings = topic_factory(models_dir=models_dir, processing={"batch_size": 100, "idle_timeout_ms": 300})
     if shadow:
         topic = f"{settings.topics.raw}.shadow"
-        admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
-        for future in admin.create_topics([NewTopic(topic, 3, 1)]).values():
-            future.result(30)
         settings = settings.model_copy(update={"models": settings.models.model_copy(update={"shadow_topic": topic})})
+        created = {r.name: r.created for r in create_topics(settings)}  # creates the shadow topic too
+        assert created[topic]
     return settings
 
 
