@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK := deploy/local/stack.sh
 
-.PHONY: help config-reference setup stack-up stack-down stack-status stack-reset topics demo test test-unit test-integration chaos bench lint alerts-check format clean
+.PHONY: help config-reference setup stack-up stack-down stack-status stack-reset topics demo test test-unit test-integration chaos bench eval lint alerts-check format clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ chaos: setup stack-up ## the full chaos suite: 3 processors, 100k events, kill -
 
 bench: setup stack-up ## throughput of the processor beside a transactional passthrough (the limit), table + bench/results.json
 	$(PY) -m bench.run
+
+eval: setup ## train the jira_ticket_created urgency model on the real Hadoop tickets; held-out metrics beside the baselines
+	$(PY) -m processor.model.jira_eval
 
 config-reference: setup ## regenerate docs/configuration.md from the settings model
 	$(VENV)/bin/processor config reference --write

@@ -34,6 +34,7 @@ from processor.kafka.clients import make_consumer, make_transactional_producer
 from processor.kafka.deadline import call_with_deadline
 from processor.kafka.records import to_raw
 from processor.messages import RawMessage, Rejected, Scored
+from processor.model.rollout_metrics import RolloutMetrics
 from processor.monitoring.http import Health
 from processor.monitoring.metrics import Metrics
 from processor.monitoring.monitor import Monitor, worker_references
@@ -117,6 +118,7 @@ class Processor:
         self.schemas = schemas or SchemaStore(settings.schemas_dir)
         self.client = client or connect(settings.redis)
         self.pipeline = Pipeline(settings, pipelines, self.schemas, self.client)
+        self.pipeline.worker.use_metrics(RolloutMetrics.create(self.metrics.registry), self.metrics.model_info)
         self.topic = settings.topics.raw
         self.summary = RunSummary()
         self.health = Health()
@@ -376,6 +378,7 @@ class Processor:
             m.reorder_buffered.labels(str(partition)).set(len(buffer))
         for event_type, n in stats.killswitched.items():
             m.killswitched_events.labels(event_type).inc(n)
+        self.pipeline.worker.account(stats.shadow)
         for scope, state in self.pipeline.killswitch.states().items():
             for mode in MODES:
                 m.killswitch.labels(scope, mode).set(1 if state.mode == mode else 0)

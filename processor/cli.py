@@ -84,18 +84,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from processor.model.training import format_result, train_model
+    from processor.model.train_cli import run_train
 
-    settings = _settings(args)
-    result = train_model(
-        event_type=args.event_type,
-        events_path=args.events,
-        labels_path=args.labels,
-        settings=settings,
-        pipelines=load_pipelines(settings.pipelines_file),
-    )
-    print(format_result(result))
-    return 0
+    return run_train(_settings(args), args)
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from processor.model.registry_cli import run_model_command
+
+    return run_model_command(_settings(args), args)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -286,11 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.set_defaults(func=cmd_simulate)
 
+    from processor.model.train_cli import add_train_arguments
+
     train = sub.add_parser("train", help="train a versioned LightGBM model for one event type")
-    train.add_argument("--event-type", required=True)
-    train.add_argument("--events", type=Path, required=True, help="JSONL history")
-    train.add_argument("--labels", type=Path, default=None, help="JSONL of {event_id, label}")
+    add_train_arguments(train)
     train.set_defaults(func=cmd_train)
+
+    from processor.model.registry_cli import add_model_parser
+
+    add_model_parser(sub, cmd_model)
 
     aud = sub.add_parser("audit", help="check the accounting identity over the input and output topics")
     aud.add_argument("--json", action="store_true")

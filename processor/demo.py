@@ -84,15 +84,24 @@ def _clear_redis(client: redis.Redis, prefix: str) -> int:
 
 
 def _train_missing(settings: Settings) -> None:
-    from processor.model.training import format_result, train_model
+    from processor.errors import ProcessorError
+    from processor.model.features import load_feature_module
+    from processor.model.registry import check_loadable
+    from processor.model.training import Guards, format_result, train_model
     from processor.simulate import run_simulate
 
     pipelines = load_pipelines(settings.pipelines_file)
     for event_type in pipelines.event_types:
         ref = latest_artifact(settings.models.dir, event_type)
         if ref is not None:
-            _say(f"model for {event_type}: {ref.version} (already trained)")
-            continue
+            cfg = pipelines.event_types[event_type]
+            try:  # an artifact of older serving code (other features) would only be refused
+                check_loadable(ref, load_feature_module(cfg.features or event_type))
+            except ProcessorError as exc:
+                _say(f"model for {event_type}: {ref.version} does not load ({exc.code}): training a new one")
+            else:
+                _say(f"model for {event_type}: {ref.version} (already trained)")
+                continue
         TRAINING_DIR.mkdir(parents=True, exist_ok=True)
         path = TRAINING_DIR / f"{event_type}.history.jsonl"
         _say(f"no model for {event_type}: generating history and training")
@@ -113,6 +122,7 @@ def _train_missing(settings: Settings) -> None:
             labels_path=labels if labels.exists() else None,
             settings=settings,
             pipelines=pipelines,
+            guards=Guards(allow_stale=True),  # the Jira history is real 2020-2024 tickets, replayed
         )
         print(format_result(result), flush=True)
 

@@ -24,6 +24,8 @@ from processor.decide.thresholds import DecisionMaker
 from processor.errors import LateEventError, ProcessingError, unexpected
 from processor.messages import Event, OutputRecord, RawMessage, Rejected, Scored
 from processor.model.features.base import FeatureModule, load_feature_module
+from processor.model.registry import ModelRegistry
+from processor.model.shadow import ShadowComparer, ShadowResult
 from processor.model.worker import ModelWorker
 from processor.monitoring.monitor import DriftSample
 from processor.serializers.outputs import OutputEncoder
@@ -58,6 +60,7 @@ class BatchStats:
     killswitched: Counter[str] = field(default_factory=Counter)
     event_ms: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))  # occurred_at of outputs
     drift: list[DriftSample] = field(default_factory=list)  # each model call's matrix and scores
+    shadow: list[ShadowResult] = field(default_factory=list)  # shadow-model comparisons
 
 
 @dataclass(slots=True)
@@ -95,6 +98,12 @@ class Pipeline:
             self.modules,
             reload_interval_s=settings.models.reload_interval_s,
             latency_budget_ms=settings.models.latency_budget_ms,
+            registry=ModelRegistry(client, settings.redis.key_prefix, settings.models.dir),
+            comparer=ShadowComparer(
+                {name: cfg.decision for name, cfg in pipelines.event_types.items()},
+                OutputEncoder(schemas),
+                settings.models.shadow_topic,
+            ),
         )
         self.decider = DecisionMaker(
             pipelines,
@@ -216,6 +225,7 @@ class Pipeline:
             stats.answered.append((bad.raw.partition, bad.raw.offset))
             stats.quarantined[(bad.error.stage, bad.error.code)] += 1
             stats.outcomes[(bad.error.event_type or "unknown", "quarantined")] += 1
+        outputs.extend(record for shadow in stats.shadow for record in shadow.records)
         if keep_samples:
             stats.samples = scored[:keep_samples]
         clock.lap("route")
@@ -250,8 +260,10 @@ class Pipeline:
                     out.append(Scored(event, decision, features))
                 continue
             matrix = np.asarray([row for _, row in items], dtype=np.float64)
-            result = self.worker.score(event_type, matrix)
+            result = self.worker.score(event_type, matrix, [event for event, _ in items])
             stats.drift.append(DriftSample(event_type, result.model_version, matrix, result.scores))
+            if result.shadow is not None:
+                stats.shadow.append(result.shadow)
             if result.failure is not None:
                 stats.model_failures[(event_type, result.failure)] += 1
             for i, (event, row) in enumerate(items):

@@ -31,6 +31,8 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[TopicResu
         NewTopic(t.quarantine, t.output_partitions, t.replication_factor, config=big),
         NewTopic(t.feedback, t.output_partitions, t.replication_factor),
     ]
+    if settings.models.shadow_topic:  # shadow-model comparisons, when configured
+        wanted.append(NewTopic(settings.models.shadow_topic, t.output_partitions, t.replication_factor))
     admin = AdminClient(settings.kafka.client_config())
     futures = admin.create_topics(wanted, operation_timeout=timeout_s, request_timeout=timeout_s)
     results = []

@@ -107,3 +107,44 @@ def binary_metrics(y_true: ArrayLike, y_prob: ArrayLike) -> dict[str, float]:
         "brier": brier(y_true, y_prob),
         "positive_rate": positive_rate(y_true),
     }
+
+
+def calibration_bins(y_true: ArrayLike, y_prob: ArrayLike, n_bins: int = 10) -> list[dict[str, float | int]]:
+    """Equal-width probability bins: rows, mean predicted probability and observed positive rate.
+
+    A calibrated model's points lie on the diagonal; empty bins are left out.
+    """
+    y, p = _check(y_true, y_prob)
+    index = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+    out: list[dict[str, float | int]] = []
+    for b in range(n_bins):
+        mask = index == b
+        count = int(mask.sum())
+        if count == 0:
+            continue
+        out.append(
+            {
+                "low": b / n_bins,
+                "high": (b + 1) / n_bins,
+                "count": count,
+                "mean_predicted": float(p[mask].mean()),
+                "observed_rate": float(y[mask].mean()),
+            }
+        )
+    return out
+
+
+def expected_calibration_error(bins: Sequence[dict[str, float | int]]) -> float:
+    """Row-weighted mean gap between predicted and observed rates over the calibration bins."""
+    total = sum(int(b["count"]) for b in bins)
+    if total == 0:
+        return math.nan
+    return float(
+        sum(int(b["count"]) * abs(float(b["mean_predicted"]) - float(b["observed_rate"])) for b in bins) / total
+    )
+
+
+def evaluation(y_true: ArrayLike, y_prob: ArrayLike, n_bins: int = 10) -> dict[str, object]:
+    """``binary_metrics`` plus the expected calibration error and the calibration bins."""
+    bins = calibration_bins(y_true, y_prob, n_bins)
+    return {**binary_metrics(y_true, y_prob), "ece": expected_calibration_error(bins), "calibration": bins}

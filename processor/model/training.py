@@ -8,9 +8,19 @@ counters: events are replayed in event-time order and each event's counts are ta
 added, over ``[t - window, t)``. Unlabelled events still feed the history: they happened.
 
 The split is by time, never random: the newest ``valid_fraction`` of the labelled rows validate a
-model trained on the older ones, which is how the model will be used (on the future). Early
-stopping uses that validation split, so the reported metrics are slightly optimistic; the
-class-prior baseline stored beside them says how much the model adds at all.
+model trained on the older ones, which is how the model will be used (on the future). The
+validation rows are touched once, to measure: the number of boosting rounds and the parameter set
+(one of ``PARAM_SETS``) are chosen on an *inner* time split of the training rows (its newest
+``valid_fraction``), then the model is refitted on every training row. Two baselines trained in
+the same run on the same rows say how much the model adds: the class prior and a logistic
+regression (``processor.model.baselines``).
+
+Guards refuse data that cannot give a trustworthy model, each with its own error code and an
+override (``Guards``; thresholds in ``settings.training``): ``stale_data``, ``too_few_labels``
+and ``too_few_minority``, ``one_class_only`` (no override: nothing can be learned or measured),
+``leaky_feature`` (one feature alone separates the training labels), ``distribution_shift``
+(a feature's PSI or the positive rate differs sharply between training and validation), and
+``random_split_refused``.
 
 The artifact (``processor.model.artifact``) holds LightGBM's text model and metadata: data range
 and hash, feature names in order, split, metrics, parameters, and reference histograms of every
@@ -19,12 +29,11 @@ feature and of the validation score for drift monitoring (PSI).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,25 +44,47 @@ import numpy.typing as npt
 import orjson
 
 from processor import __version__
-from processor.config import PipelinesConfig, Settings
+from processor.config import DecisionPolicy, PipelinesConfig, Settings
 from processor.errors import ConfigError, ProcessorError
 from processor.messages import RawMessage
 from processor.model.artifact import ArtifactRef, new_version, save_artifact
+from processor.model.baselines import class_prior_scores, logistic_regression_scores
 from processor.model.features import FeatureModule, load_feature_module
 from processor.model.features.history import InMemoryHistory
-from processor.model.metrics import binary_metrics, roc_auc
+from processor.model.metrics import evaluation, log_loss, roc_auc
+from processor.model.progress import Progress
+from processor.model.report import render_report
+from processor.model.sources import EventSource, FeedbackLabels, JsonlFile, read_label_file
 from processor.serializers.schemas import SchemaStore
 from processor.stages.decode import Decoder
 from processor.stages.validate import Validator
 
-#: Fewer labelled rows than this cannot support a train/validation split worth reporting.
-MIN_LABELLED_ROWS = 50
+#: Fewer labelled rows than this cannot support a train/validation split worth reporting
+#: (the default of ``settings.training.min_labelled_rows``; ``--allow-few-labels`` goes down to
+#: ``HARD_MIN_LABELLED_ROWS``, below which nothing is trained).
+MIN_LABELLED_ROWS = 200
+HARD_MIN_LABELLED_ROWS = 20
+REPORT_FILE = "report.html"
+#: Feature PSI is compared with its threshold only when the validation split has this many rows.
+SHIFT_MIN_ROWS = 100
 #: Stop when the validation log loss has not improved for this many rounds.
-EARLY_STOPPING_ROUNDS = 30
+EARLY_STOPPING_ROUNDS = 50
+#: Candidate parameter sets, chosen between on the inner split (lowest log loss): the usual small
+#: trees; heavier regularisation; and near-additive stumps, which suit rare positives and sparse
+#: binary (keyword) features.
+PARAM_SETS: dict[str, dict[str, Any]] = {
+    "trees": {"num_leaves": 15, "min_data_in_leaf": 20, "learning_rate": 0.05},
+    "regularised": {
+        "num_leaves": 4,
+        "min_data_in_leaf": 50,
+        "learning_rate": 0.02,
+        "feature_fraction": 0.7,
+        "lambda_l2": 10.0,
+    },
+    "additive": {"num_leaves": 2, "min_data_in_leaf": 10, "learning_rate": 0.01, "extra_trees": True},
+}
 #: Quantiles (inner cut points) of the drift reference histograms: deciles, so 10 bins.
 REFERENCE_QUANTILES = tuple(round(q, 1) for q in np.linspace(0.1, 0.9, 9))
-#: A single feature separating the training labels this well (|AUC - 0.5|) is reported as a leak suspect.
-LEAKAGE_AUC_MARGIN = 0.48
 
 REFERENCE_BINNING = (
     "edges are the distinct training-data deciles (inner cut points); bin 0 is (-inf, edges[0]], bin i is "
@@ -101,6 +132,10 @@ class TrainingResult:
     best_iteration: int
     data: DataSummary
     warnings: tuple[str, ...] = field(default=())
+    #: class_prior and logistic_regression, on the same validation rows
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: guard name -> {status: passed | overridden, detail}
+    guards: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -115,41 +150,80 @@ class _Row:
         return (self.occurred_at, self.sequence if self.sequence is not None else -1, self.event_id)
 
 
+@dataclass(frozen=True, slots=True)
+class Guards:
+    """Which refusals this run overrides. Each guard stops training with its own error code unless
+    its flag is set; an overridden guard is recorded in the metadata and the report as overridden."""
+
+    allow_stale: bool = False  # stale_data
+    allow_few_labels: bool = False  # too_few_labels, too_few_minority
+    allow_leaky: bool = False  # leaky_feature
+    allow_shift: bool = False  # distribution_shift
+
+
 def train_model(
     *,
     event_type: str,
-    events_path: Path,
-    labels_path: Path | None,
+    events_path: Path | None = None,
+    labels_path: Path | None = None,
     settings: Settings,
     pipelines: PipelinesConfig,
     valid_fraction: float = 0.2,
     seed: int = 7,
     now: datetime | None = None,
-    num_boost_round: int = 300,
+    num_boost_round: int = 1000,
+    source: EventSource | None = None,
+    feedback: FeedbackLabels | None = None,
+    guards: Guards = Guards(),
+    split: str = "time",
+    progress: Progress | None = None,
 ) -> TrainingResult:
     """Train, evaluate and save a model for one event type; returns where it went and how it did.
 
-    Raises ``ConfigError`` when the inputs cannot produce a trustworthy model: an unknown event
-    type or feature module, ``too_few_labels`` (fewer than ``MIN_LABELLED_ROWS``), or
-    ``one_class_only`` (a split without both classes, where no metric means anything).
+    Events come from ``source`` (or the JSONL file ``events_path``); labels from ``labels_path``,
+    ``feedback`` (human labels from the feedback topic, which win over the file) or inline
+    ``label`` keys. Raises ``ConfigError`` when the inputs cannot produce a trustworthy model
+    (see ``Guards`` and the module docstring for the codes); nothing is written then.
     """
     started = time.monotonic()
+    progress = progress or Progress.silent()
     config = pipelines.event_types.get(event_type)
     if config is None:
         raise ConfigError("unknown_event_type", f"no pipeline configured for event type {event_type!r}")
+    if split != "time":
+        raise ConfigError(
+            "random_split_refused",
+            f"split {split!r} refused: only a time split is honest here (train on older events, validate on newer). "
+            "A random split puts future events in training and overstates every metric.",
+        )
     if not 0.0 < valid_fraction < 1.0:
         raise ConfigError("invalid_valid_fraction", f"valid_fraction must be in (0, 1), got {valid_fraction}")
     if num_boost_round < 1:
         raise ConfigError("invalid_num_boost_round", f"num_boost_round must be >= 1, got {num_boost_round}")
+    if source is None:
+        if events_path is None:
+            raise ConfigError("no_events", "give an events file or another event source")
+        source = JsonlFile(events_path)
+    limits = settings.training
     now = _aware(now or datetime.now(UTC))
     module_name = config.features or event_type
     module = load_feature_module(module_name)
     names = _check_module(module_name, module)
 
-    labels, labels_invalid = _read_labels(labels_path) if labels_path is not None else (None, 0)
+    labels: dict[str, str] | None = None
+    labels_invalid = 0
+    label_sources: list[str] = []
+    if labels_path is not None:
+        labels, labels_invalid = read_label_file(labels_path)
+        label_sources.append(f"file {labels_path.name} ({len(labels)})")
+    if feedback is not None:
+        labels = {**(labels or {}), **feedback.labels}  # a human's review decision wins
+        labels_invalid += feedback.invalid
+        label_sources.append(f"feedback topic ({len(feedback.labels)})")
+    progress.stage(f"reading events from {source.name}")
     schemas = SchemaStore(settings.schemas_dir)
     rows, summary = _load_events(
-        events_path,
+        source,
         event_type=event_type,
         decoder=Decoder(schemas, pipelines, settings.processing),
         validator=Validator(schemas, pipelines, settings.processing),
@@ -158,14 +232,47 @@ def train_model(
         positive_label=config.positive_label,
         now_ms=int(now.timestamp() * 1000),
     )
+    if labels is None:
+        label_sources.append("inline label keys")
+    progress.stage(
+        f"{summary.rows} {event_type} events, {summary.labelled} labelled ({summary.positives} positive), "
+        f"{summary.skipped_invalid} invalid skipped"
+    )
+    checks: dict[str, dict[str, Any]] = {}
+    warnings: list[str] = []
+
+    def guard(name: str, failed: bool, allowed: bool, code: str, detail: str) -> None:
+        status = "passed" if not failed else ("overridden" if allowed else "failed")
+        checks[name] = {"status": status, "detail": detail}
+        if failed and not allowed:
+            raise ConfigError(code, detail)
+        if failed:
+            warnings.append(f"{name} guard overridden: {detail}")
+
+    age_days = (now - summary.last_occurred_at).total_seconds() / 86_400 if summary.last_occurred_at else math.inf
+    guard(
+        "stale_data",
+        age_days > limits.max_data_age_days,
+        guards.allow_stale,
+        "stale_data",
+        f"the newest {event_type} event ({_iso(summary.last_occurred_at)}) is {age_days:.1f} days old, more than "
+        f"the allowed {limits.max_data_age_days:g} (PROCESSOR_TRAINING__MAX_DATA_AGE_DAYS); "
+        "pass --allow-stale to train on it anyway",
+    )
 
     features, target, times = _build_features(event_type, module, names, rows, config.positive_label)
     n = target.size
-    if n < MIN_LABELLED_ROWS:
-        raise ConfigError(
-            "too_few_labels",
-            f"{n} labelled {event_type} events in {events_path} (at least {MIN_LABELLED_ROWS} are needed)",
-        )
+    floor = HARD_MIN_LABELLED_ROWS if guards.allow_few_labels else max(limits.min_labelled_rows, HARD_MIN_LABELLED_ROWS)
+    if n < HARD_MIN_LABELLED_ROWS:
+        floor = HARD_MIN_LABELLED_ROWS
+    guard(
+        "labels",
+        n < limits.min_labelled_rows,
+        guards.allow_few_labels and n >= floor,
+        "too_few_labels",
+        f"{n} labelled {event_type} events in {source.name} (at least {limits.min_labelled_rows} are needed; "
+        f"--allow-few-labels goes down to {HARD_MIN_LABELLED_ROWS})",
+    )
     cut = _split_index(times, valid_fraction)
     x_train, y_train, x_valid, y_valid = features[:cut], target[:cut], features[cut:], target[cut:]
     for part, y in (("training", y_train), ("validation", y_valid)):
@@ -176,26 +283,81 @@ def train_model(
                 f"the {part} split ({y.size} rows) has only {'positive' if positives else 'negative'} labels "
                 f"(positive label {config.positive_label!r}); add labelled data or change valid_fraction",
             )
+    minority = int(min(target.sum(), n - target.sum()))
+    guard(
+        "minority_class",
+        minority < limits.min_minority_rows,
+        guards.allow_few_labels,
+        "too_few_minority",
+        f"only {minority} labelled events of the rarer class (at least {limits.min_minority_rows}); "
+        "pass --allow-few-labels to train anyway",
+    )
+    single_auc, suspects = _leakage_check(names, x_train, y_train, limits.leakage_auc_margin)
+    guard(
+        "leaky_feature",
+        bool(suspects),
+        guards.allow_leaky,
+        "leaky_feature",
+        "; ".join(
+            f"feature {name} alone separates the training labels (AUC {single_auc[name]:.3f}): it is probably "
+            "computed from the outcome or from data known only later"
+            for name in suspects
+        )
+        + ("; pass --allow-leaky if it is truly known when the event happens" if suspects else "")
+        or f"no feature alone has |AUC - 0.5| > {limits.leakage_auc_margin}",
+    )
+    shift = _shift_check(names, x_train, y_train, x_valid, y_valid)
+    # PSI of a small sample is mostly noise (about bins/rows): below SHIFT_MIN_ROWS only the labels are compared
+    shifted = [
+        f
+        for f, psi in shift["feature_psi"].items()
+        if psi is not None and psi > limits.shift_psi_threshold and y_valid.size >= SHIFT_MIN_ROWS
+    ]
+    label_shifted = shift["label_ratio"] > limits.label_shift_ratio and shift["label_z"] > 3.0
+    guard(
+        "distribution_shift",
+        bool(shifted) or label_shifted,
+        guards.allow_shift,
+        "distribution_shift",
+        (
+            f"train and validation differ sharply: positive rate {shift['train_rate']:.3f} vs "
+            f"{shift['valid_rate']:.3f}"
+            + "".join(f"; feature {f} PSI {shift['feature_psi'][f]:.2f}" for f in shifted)
+            + f" (thresholds: PSI {limits.shift_psi_threshold:g}, rate ratio {limits.label_shift_ratio:g}); "
+            "pass --allow-shift to train anyway"
+        )
+        if shifted or label_shifted
+        else f"positive rate {shift['train_rate']:.3f} vs {shift['valid_rate']:.3f}; max feature PSI "
+        f"{max((v for v in shift['feature_psi'].values() if v is not None), default=0.0):.2f}",
+    )
 
-    params = _params(seed)
-    booster = _fit(params, names, x_train, y_train, x_valid, y_valid, num_boost_round)
-    best_iteration = int(booster.best_iteration) or int(booster.current_iteration())
+    progress.stage(f"training on {cut} rows, validating on {n - cut} newer rows")
+    selection = _select(seed, names, x_train, y_train, times[:cut], valid_fraction, num_boost_round, progress)
+    params = selection["params"]
+    best_iteration = int(selection["rounds"])
+    booster = _fit(params, names, x_train, y_train, None, None, best_iteration, progress)
     p_valid = np.asarray(booster.predict(x_valid, num_iteration=best_iteration), dtype=np.float64)
     model_text: str = booster.model_to_string(num_iteration=best_iteration)
     _check_roundtrip(model_text, x_valid, p_valid)
 
-    metrics = binary_metrics(y_valid, p_valid)
-    prior = float(y_train.mean())
-    baseline = binary_metrics(y_valid, np.full(y_valid.size, prior))
+    progress.stage("baselines: class prior and logistic regression on the same features")
+    scores = {
+        "model": p_valid,
+        "logistic_regression": logistic_regression_scores(x_train, y_train, x_valid, seed),
+        "class_prior": class_prior_scores(y_train, y_valid.size),
+    }
+    evaluations = {name: evaluation(y_valid, s) for name, s in scores.items()}
+    metrics = _headline(evaluations["model"])
+    baselines = {name: _headline(evaluations[name]) for name in ("class_prior", "logistic_regression")}
     gains = np.asarray(booster.feature_importance(importance_type="gain", iteration=best_iteration), dtype=float)
     importance = {
         names[i]: round(float(gains[i]), 6) for i in sorted(range(len(names)), key=lambda i: (-gains[i], names[i]))
     }
-    single_auc, suspects = _leakage_check(names, x_train, y_train)
-    warnings = tuple(
-        f"feature {name} alone separates the training labels (AUC {single_auc[name]:.3f}): check it for leakage"
-        for name in suspects
-    )
+    if metrics["roc_auc"] <= baselines["logistic_regression"]["roc_auc"]:
+        warnings.append(
+            f"the model's validation ROC AUC {metrics['roc_auc']:.3f} does not beat the logistic regression "
+            f"baseline's {baselines['logistic_regression']['roc_auc']:.3f}"
+        )
 
     train_range = (_dt(int(times[0])), _dt(int(times[cut - 1])))
     valid_range = (_dt(int(times[cut])), _dt(int(times[-1])))
@@ -208,8 +370,10 @@ def train_model(
         "history": [{"name": c.name, "key_field": c.key_field, "window_ms": c.window_ms} for c in module.HISTORY],
         "positive_label": config.positive_label,
         "decision": config.decision.model_dump(mode="json"),
+        "thresholds": _thresholds(config.decision, y_valid, p_valid),
         "data": {
-            "events_file": events_path.name,
+            "source": source.name,
+            "events_file": events_path.name if events_path is not None else None,
             "sha256": summary.events_sha256,
             "lines": summary.lines,
             "rows": summary.rows,
@@ -220,6 +384,8 @@ def train_model(
             "skipped_duplicate": summary.skipped_duplicate,
             "skipped_other_type": summary.skipped_other_type,
             "labels_file": labels_path.name if labels_path is not None else None,
+            "labels_source": ", ".join(label_sources),
+            "feedback_labels": len(feedback.labels) if feedback is not None else None,
             "labels_invalid": summary.labels_invalid,
             "first_occurred_at": _iso(summary.first_occurred_at),
             "last_occurred_at": _iso(summary.last_occurred_at),
@@ -227,22 +393,33 @@ def train_model(
         "split": {
             "method": "time",
             "valid_fraction": valid_fraction,
+            "train_from": _iso(train_range[0]),
+            "train_until": _iso(train_range[1]),
+            "valid_from": _iso(valid_range[0]),
+            "valid_until": _iso(valid_range[1]),
             "train_until_ms": int(times[cut - 1]),
             "valid_from_ms": int(times[cut]),
             "n_train": cut,
             "n_valid": n - cut,
-            "train_positive_rate": prior,
+            "train_positive_rate": float(y_train.mean()),
+            "valid_positive_rate": float(y_valid.mean()),
         },
         "metrics": metrics,
         "baseline": "constant score = training positive rate",
-        "baseline_metrics": baseline,
+        "baseline_metrics": baselines["class_prior"],
+        "baselines": baselines,
+        "evaluation": evaluations,
         "best_iteration": best_iteration,
         "num_boost_round": num_boost_round,
         "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
         "params": params,
+        "model_selection": {k: v for k, v in selection.items() if k != "params"},
         "lightgbm_version": lgb.__version__,
         "feature_importance": {"type": "gain", "values": importance},
-        "leakage": {"single_feature_auc": single_auc, "suspects": suspects, "margin": LEAKAGE_AUC_MARGIN},
+        "leakage": {"single_feature_auc": single_auc, "suspects": suspects, "margin": limits.leakage_auc_margin},
+        "shift": shift,
+        "guards": checks,
+        "guard_overrides": {k: v for k, v in asdict(guards).items() if v},
         "reference": {
             "binning": REFERENCE_BINNING,
             "features": {name: _reference(x_train[:, j]) for j, name in enumerate(names)},
@@ -253,11 +430,17 @@ def train_model(
         "warnings": list(warnings),
     }
     metadata["training_seconds"] = round(time.monotonic() - started, 3)
-    ref = save_artifact(settings.models.dir, event_type, model_text, _json_safe(metadata))
+    metadata = _json_safe(metadata)
+    progress.stage("writing the report and the artifact")
+    report = render_report(
+        metadata={**metadata, "event_type": event_type}, y_valid=y_valid, scores=scores, importance=importance
+    )
+    ref = save_artifact(settings.models.dir, event_type, model_text, metadata, {REPORT_FILE: report})
+    progress.stage(f"done: {ref.path}")
     return TrainingResult(
         artifact=ref,
         metrics=metrics,
-        baseline_metrics=baseline,
+        baseline_metrics=baselines["class_prior"],
         n_train=cut,
         n_valid=n - cut,
         train_range=train_range,
@@ -265,14 +448,15 @@ def train_model(
         feature_importance=importance,
         best_iteration=best_iteration,
         data=summary,
-        warnings=warnings,
+        warnings=tuple(warnings),
+        baselines=baselines,
+        guards=checks,
     )
 
 
 def format_result(result: TrainingResult) -> str:
-    """A few lines for a terminal: what was trained on, how it did against the prior, where it is."""
+    """A few lines for a terminal: what was trained on, how it did beside the baselines, where it is."""
     d = result.data
-    m, b = result.metrics, result.baseline_metrics
     total_gain = sum(result.feature_importance.values()) or 1.0
     top = ", ".join(
         f"{name} {gain / total_gain:.0%}" for name, gain in list(result.feature_importance.items())[:5] if gain > 0
@@ -285,60 +469,98 @@ def format_result(result: TrainingResult) -> str:
         f"{d.skipped_duplicate} duplicate, {d.skipped_other_type} other type",
         f"train: {result.n_train} rows {_day(result.train_range[0])} .. {_day(result.train_range[1])}; "
         f"valid: {result.n_valid} rows {_day(result.valid_range[0])} .. {_day(result.valid_range[1])}",
-        f"valid metrics    roc_auc {m['roc_auc']:.3f}  pr_auc {m['pr_auc']:.3f}  "
-        f"log_loss {m['log_loss']:.4f}  brier {m['brier']:.4f}  positive_rate {m['positive_rate']:.3f}",
-        f"prior baseline   roc_auc {b['roc_auc']:.3f}  pr_auc {b['pr_auc']:.3f}  "
-        f"log_loss {b['log_loss']:.4f}  brier {b['brier']:.4f}",
+        metrics_table(result.metrics, result.baselines or {"class_prior baseline": result.baseline_metrics}),
         f"best iteration {result.best_iteration}; top features by gain: {top or '(none)'}",
+        f"report: {result.artifact.path / REPORT_FILE}",
     ]
     lines.extend(f"warning: {w}" for w in result.warnings)
     return "\n".join(lines)
 
 
+def metrics_table(model: Mapping[str, float], baselines: Mapping[str, Mapping[str, float]]) -> str:
+    """Validation metrics of the model beside its baselines, one row each."""
+    header = f"{'validation':<22} {'roc_auc':>8} {'pr_auc':>8} {'log_loss':>9} {'brier':>8} {'ece':>7}"
+    rows = [header]
+    for name, m in [("model (LightGBM)", model), *baselines.items()]:
+        rows.append(
+            f"{name:<22} {m.get('roc_auc', math.nan):>8.3f} {m.get('pr_auc', math.nan):>8.3f} "
+            f"{m.get('log_loss', math.nan):>9.4f} {m.get('brier', math.nan):>8.4f} {m.get('ece', math.nan):>7.4f}"
+        )
+    return "\n".join(rows)
+
+
+def _headline(full: Mapping[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in full.items() if k != "calibration"}
+
+
+def _thresholds(policy: DecisionPolicy, y: npt.NDArray[np.float64], p: npt.NDArray[np.float64]) -> dict[str, Any]:
+    """The decision bands in force and what each cut does on the validation rows."""
+    cuts = sorted(
+        {b.min_score for b in policy.bands if b.min_score > 0}
+        | ({policy.review_band.low, policy.review_band.high} if policy.review_band else set())
+    )
+    at = {}
+    positives = max(float(y.sum()), 1.0)
+    for cut in cuts:
+        flagged = p >= cut
+        tp = float(y[flagged].sum())
+        at[f"{cut:g}"] = {
+            "flagged_share": float(flagged.mean()),
+            "precision": tp / float(flagged.sum()) if flagged.any() else None,
+            "recall": tp / positives,
+        }
+    return {
+        "bands": [b.model_dump(mode="json") for b in policy.sorted_bands()],
+        "review_band": policy.review_band.model_dump(mode="json") if policy.review_band else None,
+        "on_validation": at,
+    }
+
+
+def _psi(expected: npt.NDArray[np.float64], actual: npt.NDArray[np.float64]) -> float | None:
+    """Population stability index of ``actual`` against ``expected``'s deciles (nulls a bin of their own)."""
+    present = expected[~np.isnan(expected)]
+    if present.size == 0 or actual.size == 0:
+        return None
+    edges = np.unique(np.quantile(present, REFERENCE_QUANTILES))
+
+    def shares(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        nulls = np.isnan(values)
+        bins = np.searchsorted(edges, values[~nulls], side="left")
+        counts = np.bincount(bins, minlength=edges.size + 1).astype(np.float64)
+        counts = np.append(counts, float(nulls.sum()))
+        return np.maximum(counts / values.size, 1e-4)  # an empty bin must not make the index infinite
+
+    e, a = shares(expected), shares(actual)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def _shift_check(
+    names: tuple[str, ...],
+    x_train: Matrix,
+    y_train: npt.NDArray[np.float64],
+    x_valid: Matrix,
+    y_valid: npt.NDArray[np.float64],
+) -> dict[str, Any]:
+    """PSI of every feature (validation against training) and how far apart the positive rates are."""
+    psi = {name: _psi(x_train[:, j], x_valid[:, j]) for j, name in enumerate(names)}
+    pt, pv = float(y_train.mean()), float(y_valid.mean())
+    pooled = float(np.concatenate((y_train, y_valid)).mean())
+    se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / y_train.size + 1 / y_valid.size))
+    ratio = max(pt, pv) / max(min(pt, pv), 1e-12)
+    return {
+        "feature_psi": {k: (round(v, 6) if v is not None else None) for k, v in psi.items()},
+        "train_rate": pt,
+        "valid_rate": pv,
+        "label_ratio": ratio,
+        "label_z": abs(pt - pv) / se,
+    }
+
+
 # -- reading -------------------------------------------------------------------------------------
 
 
-def _read_labels(path: Path) -> tuple[dict[str, str], int]:
-    """``event_id -> label`` from a JSONL file; a later line for the same id wins (a correction)."""
-    labels: dict[str, str] = {}
-    invalid = 0
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise ConfigError("labels_file_unreadable", f"cannot read labels file {path}: {exc}") from exc
-    with handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            try:
-                item = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                invalid += 1
-                continue
-            if not isinstance(item, dict):
-                invalid += 1
-                continue
-            event_id, label = item.get("event_id"), item.get("label")
-            if not isinstance(event_id, str) or not isinstance(label, str) or not event_id or not label:
-                invalid += 1
-                continue
-            labels[event_id] = label
-    return labels, invalid
-
-
-def _lines(path: Path, hasher: Any) -> Iterator[tuple[int, bytes]]:
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise ConfigError("events_file_unreadable", f"cannot read events file {path}: {exc}") from exc
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            hasher.update(line)
-            yield number, line.rstrip(b"\r\n")
-
-
 def _load_events(
-    path: Path,
+    source: EventSource,
     *,
     event_type: str,
     decoder: Decoder,
@@ -354,18 +576,17 @@ def _load_events(
     training does too. A ``label`` key on an event line is taken off before decoding (it is not
     part of the event contract) and used only when there is no labels file.
     """
-    hasher = hashlib.sha256()
     rows: list[_Row] = []
     seen: set[str] = set()
     invalid: Counter[str] = Counter()
     duplicates = other_type = lines = 0
-    topic = f"file:{path.name}"
-    for number, line in _lines(path, hasher):
+    topic = source.name
+    for number, line in source.messages():
         lines += 1
         if not line.strip():
             continue
         inline_label: Any = None
-        if b'"label"' in line:
+        if line[:1] != b"\xc3" and b'"label"' in line:  # JSON only: Avro records carry no label
             line, inline_label = _strip_label(line)
         raw = RawMessage(topic=topic, partition=0, offset=number, key=None, value=line)
         try:
@@ -398,7 +619,7 @@ def _load_events(
     rows.sort(key=_Row.order)
     labelled = [r for r in rows if r.label is not None]
     summary = DataSummary(
-        events_sha256=hasher.hexdigest(),
+        events_sha256=source.sha256(),
         lines=lines,
         rows=len(rows),
         labelled=len(labelled),
@@ -499,7 +720,7 @@ def _params(seed: int) -> dict[str, Any]:
     """
     return {
         "objective": "binary",
-        "metric": ["binary_logloss", "auc"],
+        "metric": ["binary_logloss"],
         "learning_rate": 0.05,
         "num_leaves": 15,
         "min_data_in_leaf": 20,
@@ -520,20 +741,84 @@ def _fit(
     names: tuple[str, ...],
     x_train: Matrix,
     y_train: npt.NDArray[np.float64],
-    x_valid: Matrix,
-    y_valid: npt.NDArray[np.float64],
+    x_valid: Matrix | None,
+    y_valid: npt.NDArray[np.float64] | None,
     num_boost_round: int,
+    progress: Progress,
+    label: str = "final fit",
 ) -> Any:
+    """Boost on the training rows; with a validation set, stop early on its log loss."""
     train_set = lgb.Dataset(x_train, label=y_train, feature_name=list(names), free_raw_data=True)
-    valid_set = lgb.Dataset(x_valid, label=y_valid, reference=train_set, free_raw_data=True)
-    return lgb.train(
+    callbacks = [progress.lightgbm_callback(num_boost_round, label)]
+    valid_sets = []
+    if x_valid is not None and y_valid is not None:
+        valid_sets.append(lgb.Dataset(x_valid, label=y_valid, reference=train_set, free_raw_data=True))
+        callbacks.insert(0, lgb.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True, verbose=False))
+    booster = lgb.train(
         params,
         train_set,
         num_boost_round=num_boost_round,
-        valid_sets=[valid_set],
-        valid_names=["valid"],
-        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True, verbose=False)],
+        valid_sets=valid_sets,
+        valid_names=["inner"] * len(valid_sets),
+        callbacks=callbacks,
     )
+    progress.finish_bar()
+    return booster
+
+
+def _select(
+    seed: int,
+    names: tuple[str, ...],
+    x_train: Matrix,
+    y_train: npt.NDArray[np.float64],
+    times: npt.NDArray[np.int64],
+    valid_fraction: float,
+    num_boost_round: int,
+    progress: Progress,
+) -> dict[str, Any]:
+    """Parameter set and rounds, chosen on an inner time split of the training rows only.
+
+    When the inner split cannot measure anything (one class on a side), the first set is used with
+    a round count scaled to its learning rate, and the metadata says so.
+    """
+    try:
+        inner = _split_index(times, valid_fraction)
+    except ConfigError:
+        inner = 0
+    y_fit, y_check = y_train[:inner], y_train[inner:]
+    if inner == 0 or y_fit.min() == y_fit.max() or y_check.min() == y_check.max():
+        name = next(iter(PARAM_SETS))
+        return {
+            "params": _params(seed) | PARAM_SETS[name],
+            "rounds": min(num_boost_round, 100),
+            "chosen": name,
+            "method": "no usable inner split (one class on a side): defaults",
+            "candidates": {},
+        }
+    candidates: dict[str, dict[str, float]] = {}
+    best: tuple[float, str, int] | None = None
+    for name, overrides in PARAM_SETS.items():
+        params = _params(seed) | overrides
+        booster = _fit(
+            params, names, x_train[:inner], y_fit, x_train[inner:], y_check, num_boost_round, progress, f"select {name}"
+        )
+        rounds = int(booster.best_iteration) or int(booster.current_iteration())
+        p = np.asarray(booster.predict(x_train[inner:], num_iteration=rounds), dtype=np.float64)
+        candidates[name] = {"rounds": rounds, "log_loss": log_loss(y_check, p), "roc_auc": roc_auc(y_check, p)}
+        if best is None or candidates[name]["log_loss"] < best[0]:
+            best = (candidates[name]["log_loss"], name, rounds)
+    assert best is not None
+    _, name, rounds = best
+    # the final fit sees 1/(1 - valid_fraction) times the rows: scale the rounds to match
+    rounds = max(1, min(num_boost_round, round(rounds / (1 - valid_fraction))))
+    return {
+        "params": _params(seed) | PARAM_SETS[name],
+        "rounds": rounds,
+        "chosen": name,
+        "method": f"lowest log loss on the newest {valid_fraction:.0%} of the training rows (inner time split)",
+        "inner_rows": {"fit": int(inner), "check": int(y_check.size)},
+        "candidates": candidates,
+    }
 
 
 def _check_roundtrip(model_text: str, x_valid: Matrix, p_valid: npt.NDArray[np.float64]) -> None:
@@ -545,7 +830,7 @@ def _check_roundtrip(model_text: str, x_valid: Matrix, p_valid: npt.NDArray[np.f
 
 
 def _leakage_check(
-    names: tuple[str, ...], x_train: Matrix, y_train: npt.NDArray[np.float64]
+    names: tuple[str, ...], x_train: Matrix, y_train: npt.NDArray[np.float64], margin: float
 ) -> tuple[dict[str, float | None], list[str]]:
     """AUC of each feature alone on the training rows where it is present.
 
@@ -558,12 +843,12 @@ def _leakage_check(
         column = x_train[:, j]
         present = ~np.isnan(column)
         y = y_train[present]
-        if y.size < MIN_LABELLED_ROWS or y.min() == y.max():
+        if y.size < HARD_MIN_LABELLED_ROWS or y.min() == y.max():
             aucs[name] = None
             continue
         auc = roc_auc(y, column[present])
         aucs[name] = round(auc, 6)
-        if abs(auc - 0.5) > LEAKAGE_AUC_MARGIN:
+        if abs(auc - 0.5) > margin:
             suspects.append(name)
     return aucs, suspects
 

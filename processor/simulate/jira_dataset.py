@@ -19,7 +19,11 @@ from the row's position, so a bigger or re-sorted CSV keeps every ticket's ident
   yields the same id and the processor deduplicates it; wrapped replays add the cycle number.
 
 What the webhook would not know at creation (status, resolution, resolved date) is never put in
-the event: it would leak the label. The resolution becomes the ground-truth label instead.
+the event. The ground-truth label is urgency (issue 5): ``urgent`` when the ticket's priority is
+Blocker or Critical, ``routine`` otherwise. The priority does travel in the event (the webhook has
+it), so the ``jira_ticket_urgency`` feature module leaves it out: the model predicts urgency from
+what the reporter wrote, the affected versions and the time. ``label_for`` (the resolution's
+verdict, actionable or not) is kept for analysis.
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ NOT_ACTIONABLE = frozenset(
         "Information Provided",
     }
 )
+#: Priorities that make a ticket urgent: the positive class of the jira_ticket_created model.
+URGENT_PRIORITIES = frozenset({"Blocker", "Critical"})
 #: Resolutions that mean the ticket led to work.
 ACTIONABLE = frozenset({"Fixed", "Done", "Implemented", "Resolved", "Workaround", "Pending Closed"})
 
@@ -76,7 +82,7 @@ _EARLIEST_REPLAY_MS = 946_684_800_000 + 180 * 86_400_000
 
 @dataclass(frozen=True, slots=True)
 class JiraTicket:
-    """One CSV row, mapped and parsed; ``label`` is None while the ticket is unresolved."""
+    """One CSV row, mapped and parsed; ``label`` is the urgency (``urgency_label``)."""
 
     issue_id: str
     issue_key: str
@@ -113,6 +119,11 @@ def event_id_for(issue_id: str, created_ms: int, replay: int = 0) -> str:
     """
     name = f"{PROJECT_KEY}:{issue_id}:{created_ms}" + (f":replay-{replay}" if replay else "")
     return str(uuid.uuid5(_EVENT_NAMESPACE, name))
+
+
+def urgency_label(priority: str) -> str:
+    """``urgent`` (Blocker, Critical) or ``routine``: the label the jira_ticket_created model learns."""
+    return "urgent" if priority.strip() in URGENT_PRIORITIES else "routine"
 
 
 def label_for(resolution: str | None) -> str | None:
@@ -165,7 +176,7 @@ def _load(path: str, _mtime_ns: int, _size: int) -> tuple[JiraTicket, ...]:
                     reporter=reporter_for(issue_id),
                     created_ms=parse_created(row["Created"]),
                     resolution=resolution,
-                    label=label_for(resolution),
+                    label=urgency_label(row["Priority"]),
                 )
             )
     if not tickets:

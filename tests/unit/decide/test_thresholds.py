@@ -62,9 +62,9 @@ def test_confidence_is_the_probability_of_the_decided_class(maker, score):
 @pytest.mark.parametrize(
     ("event_type", "score", "decision", "route"),
     [
-        ("jira_ticket_created", 0.29, "accept", "scored"),
-        ("jira_ticket_created", 0.30, "accept", "review"),
-        ("jira_ticket_created", 0.50, "triage", "scored"),
+        ("jira_ticket_created", 0.09, "accept", "scored"),
+        ("jira_ticket_created", 0.10, "accept", "review"),
+        ("jira_ticket_created", 0.15, "escalate", "scored"),
         ("document_uploaded", 0.34, "accept", "scored"),
         ("document_uploaded", 0.35, "accept", "review"),
         ("document_uploaded", 0.59, "accept", "review"),

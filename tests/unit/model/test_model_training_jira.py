@@ -1,8 +1,8 @@
 """Training on real data: 2,503 Apache Hadoop bug reports (data/jira-hadoop, CC BY 4.0, GitBugs).
 
 The CSV becomes ``jira_ticket_created`` events through the simulator's own mapping
-(``processor.simulate.jira_dataset``): only what the creation webhook would carry, with the
-resolution as the label. A clean, Jira-only simulated stream replays every ticket once at its
+(``processor.simulate.jira_dataset``): only what the creation webhook would carry, with urgency
+(priority Blocker or Critical) as the label and the priority left out of the features. A clean, Jira-only simulated stream replays every ticket once at its
 real creation time; ``write_jsonl`` writes the events and a labels file joined by ``event_id``.
 """
 
@@ -22,7 +22,7 @@ from processor.model.training import TrainingResult, format_result, train_model
 from processor.simulate import FaultMix, SimulatedMessage, load_tickets, simulate, write_jsonl
 from processor.simulate.jira_dataset import DEFAULT_CSV, EVENT_TYPE
 
-NOW = datetime(2025, 6, 1, tzinfo=UTC)
+NOW = datetime(2025, 1, 15, tzinfo=UTC)  # two weeks after the newest ticket: fresh for the stale guard
 Jsonl = Callable[..., Path]
 WriteHadoop = Callable[..., tuple[Path, Path | None]]
 
@@ -73,15 +73,19 @@ def test_trains_on_the_hadoop_tickets(tmp_path: Path, pipelines: PipelinesConfig
 
     d = result.data
     assert (d.lines, d.rows, d.skipped_invalid, d.skipped_duplicate) == (2503, 2503, 0, 0)
-    assert d.labelled == 1733  # 770 tickets are unresolved
-    assert d.positives == 310
-    assert result.n_train + result.n_valid == 1733
+    assert d.labelled == 2503  # every ticket has a priority, so every ticket has a label
+    assert d.positives == 162  # Blocker 76 + Critical 86
+    assert result.n_train + result.n_valid == 2503
     assert result.train_range[1] < result.valid_range[0]
     # Whatever the model manages must at least beat the class prior on held-out (newer) tickets.
     auc, baseline_auc = result.metrics["roc_auc"], result.baseline_metrics["roc_auc"]
     assert baseline_auc == 0.5
-    assert 0.55 < auc <= 1.0
+    assert 0.6 < auc <= 1.0
     assert result.metrics["pr_auc"] > result.baseline_metrics["pr_auc"]
+    assert result.metrics["log_loss"] < result.baseline_metrics["log_loss"]
+    meta = result.artifact.metadata()
+    assert "priority_code" not in meta["feature_names"]  # the label's own field is no input
+    assert meta["guards"]["leaky_feature"]["status"] == "passed"
 
     booster = lgb.Booster(model_file=str(result.artifact.model_path))
     assert booster.num_feature() == len(result.artifact.metadata()["feature_names"])
@@ -102,5 +106,5 @@ def test_inline_labels_are_stripped_before_strict_validation(
         runs.append(_train(pipelines, events_path, labels_path, tmp_path / sub / "models"))
     inline_run, file_run = runs
     assert inline_run.data.skipped_invalid == 0
-    assert inline_run.data.labelled == file_run.data.labelled == 1733
+    assert inline_run.data.labelled == file_run.data.labelled == 2503
     assert inline_run.artifact.model_path.read_text() == file_run.artifact.model_path.read_text()

@@ -59,7 +59,7 @@ def test_fingerprint_matches_fastavro_for_every_shipped_schema(path: Path):
 
 def test_store_indexes_every_input_schema(schema_store):
     assert schema_store.names() == ["document_uploaded", "jira_ticket_created", "user_signed_up"]
-    assert sorted(schema_store.outputs) == ["feedback", "quarantine", "review", "scored"]
+    assert sorted(schema_store.outputs) == ["feedback", "quarantine", "review", "scored", "shadow"]
     for path in INPUT_FILES:
         name, version = path.name.removesuffix(".avsc").split(".v")
         entry = schema_store.get(name, int(version))

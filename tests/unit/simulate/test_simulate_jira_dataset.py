@@ -22,6 +22,7 @@ from processor.simulate.jira_dataset import (
     parse_created,
     reporter_for,
     ticket_record,
+    urgency_label,
 )
 
 _EARLIEST_VALID_MS = 946_684_800_000  # the validator's floor: 2000-01-01
@@ -41,8 +42,14 @@ def test_loading_is_cached():
     assert load_tickets() is load_tickets()
 
 
-def test_labels_follow_the_resolution():
+def test_labels_are_the_urgency():
     counts = Counter(t.label for t in load_tickets())
+    assert counts == {"urgent": 162, "routine": 2341}  # Blocker 76 + Critical 86; Major, Minor, Trivial
+    assert urgency_label("Blocker") == urgency_label("Critical") == "urgent" != urgency_label("Major")
+
+
+def test_resolution_verdicts():
+    counts = Counter(label_for(t.resolution) for t in load_tickets())
     # Fixed 1374 + Done 41 + Implemented 3 + Workaround 2 + Resolved 2 + Pending Closed 1
     assert counts["actionable"] == 1423
     # Duplicate 151, Won't Fix 55, Invalid 31, Not A Problem 26, Cannot Reproduce 16, Abandoned 9,
@@ -96,7 +103,8 @@ def test_record_is_what_the_issue_created_webhook_carries():
     assert record["webhook_event"] == "jira:issue_created"
     assert record["source"] == "jira"
     assert not {"resolution", "resolved"} & set(record)  # the label never leaks into the event
-    assert ticket.label == "not_actionable"
+    assert ticket.label == "urgent"  # a Blocker
+    assert label_for(ticket.resolution) == "not_actionable"
 
 
 def test_missing_fields_in_the_real_data():
@@ -114,8 +122,8 @@ def test_versions_split_on_commas(tmp_path):
         writer.writerow(["b", "20", "Open", "Minor", "", "02/Jan/22 10:00", "", "", ""])
         writer.writerow(["a", "10", "Resolved", "Major", "Won't Fix", "01/Jan/22 09:30", "", "3.3.1, 3.4.0 ,", "x"])
     first, second = load_tickets(path)
-    assert (first.issue_id, first.affects_versions, first.label) == ("10", ("3.3.1", "3.4.0"), "not_actionable")
-    assert (second.affects_versions, second.description, second.label) == ((), None, None)
+    assert (first.issue_id, first.affects_versions, first.label) == ("10", ("3.3.1", "3.4.0"), "routine")
+    assert (second.affects_versions, second.description, second.resolution) == ((), None, None)
 
 
 def test_event_ids_are_deterministic():

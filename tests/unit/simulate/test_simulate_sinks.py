@@ -67,7 +67,7 @@ def test_labels_file_has_one_line_per_labelled_valid_event(tmp_path: Path, messa
         "event_type": expected[0].event_type,
         "label": expected[0].label,
     }
-    assert {row["label"] for row in labels} >= {"fraud", "legit", "accept", "reject", "actionable"}
+    assert {row["label"] for row in labels} >= {"fraud", "legit", "accept", "reject", "routine"}
     assert len({row["event_id"] for row in labels}) == len(labels)
 
 

@@ -117,7 +117,7 @@ def test_jira_wraps_with_new_ids_when_more_tickets_are_needed(store: SchemaStore
     times = [m.occurred_at for m in messages]
     assert times == sorted(times)
     labels = Counter(m.label for m in messages)
-    assert labels["actionable"] > labels["not_actionable"] > 0 and labels[None] > 0
+    assert labels["routine"] > labels["urgent"] > 0 and labels[None] == 0
 
 
 def test_out_of_order_pairs(stream):
