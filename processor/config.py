@@ -473,6 +473,11 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         Settings._config_file = None
 
 
+def _plain(value: Any) -> Any:
+    """JSON for what json.dumps does not know: secrets (a reviewer's hash in a mapping), paths."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+
 def settings_to_env(settings: Settings) -> dict[str, str]:
     """Every setting as the ``PROCESSOR_*`` variables that reproduce it in a child process.
 
@@ -492,7 +497,7 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
         elif isinstance(value, bool):
             env[name] = "true" if value else "false"
         elif isinstance(value, dict | list):
-            env[name] = json.dumps(value)
+            env[name] = json.dumps(value, default=_plain)
         else:
             env[name] = str(value)
 

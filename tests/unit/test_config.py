@@ -343,6 +343,7 @@ def test_settings_to_env_reproduces_every_setting_in_a_child(clean_env):
         topics={"raw": "in", "raw_partitions": 12},
         processing={"batch_size": 77, "killswitch_default": "review"},
         metrics={"enabled": False},
+        review={"reviewers": {"alice": "scrypt$16384$8$1$c2FsdA$aGFzaA"}},
     )
     env = settings_to_env(settings)
     assert env["PROCESSOR_KAFKA__SASL_PASSWORD"] == "s3cret"
