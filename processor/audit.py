@@ -109,8 +109,9 @@ def read_topic(settings: Settings, topic: str, idle_s: float = 3.0, timeout_s: f
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in partitions}
         consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
         out: list[Message] = []
-        deadline = time.monotonic() + timeout_s
-        last_data = time.monotonic()
+        started = time.monotonic()
+        deadline = started + timeout_s
+        last_data = started
         while time.monotonic() < deadline:
             batch = consumer.consume(2000, 0.5)
             data = [m for m in batch if m.error() is None]
@@ -120,7 +121,10 @@ def read_topic(settings: Settings, topic: str, idle_s: float = 3.0, timeout_s: f
             positions = consumer.position([TopicPartition(topic, p) for p in partitions])
             if all(tp.offset >= ends[tp.partition] for tp in positions if ends[tp.partition] > 0):
                 break
-            if not data and time.monotonic() - last_data > idle_s:
+            # idle means "fetched, and nothing more came" (a transaction marker can sit at the end):
+            # a slow first fetch on a busy machine is not idleness
+            fetched = all(tp.offset >= 0 for tp in positions if ends[tp.partition] > 0)
+            if not data and time.monotonic() - last_data > idle_s and (fetched or time.monotonic() - started > 10):
                 break
         return out
     finally:
