@@ -20,9 +20,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from processor.app import Processor
+    from processor.logs import masked_settings
     from processor.state.reorder_store import OwnershipLostError
 
     settings = _settings(args)
+    logging.getLogger("processor").info(
+        "starting processor %s", __version__, extra={"version": __version__, "settings": masked_settings(settings)}
+    )
     pipelines = load_pipelines(settings.pipelines_file)
     processor = Processor(settings, pipelines)
     if settings.metrics.enabled:
@@ -35,7 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OwnershipLostError as exc:
         # this process was paused or cut off while its partitions moved to another: it is a
         # zombie, and the only safe thing left is to stop; a supervisor restarts it cleanly
-        logging.getLogger("processor").error("fenced, exiting: %s", exc)
+        logging.getLogger("processor").error("fenced, exiting: %s", exc, extra={"error_code": exc.code})
         return 3
     logging.getLogger("processor").info(
         "stopped: %d inputs, outcomes %s, %d transactions, %d aborted",
@@ -43,6 +47,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         dict(summary.outcomes),
         summary.transactions,
         summary.aborts,
+        extra={
+            "inputs": summary.inputs,
+            "outcomes": dict(summary.outcomes),
+            "transactions": summary.transactions,
+            "aborts": summary.aborts,
+        },
     )
     return 0
 
@@ -255,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument("--config", type=Path, default=None, help="YAML settings file (environment wins over it)")
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING... (default: settings.log_level)")
+    parser.add_argument(
+        "--log-format", choices=["json", "text"], default=None, help="default: settings.log_format (auto)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="consume, score and route events exactly once")
@@ -351,13 +364,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Long-running services whose logs go to a collector: JSON lines by default.
+_SERVICES = {("run", None), ("ingest", "serve"), ("review", "serve")}
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    from processor.logs import configure_logging
+
+    try:
+        settings: Settings | None = _settings(args)
+    except ConfigError:
+        settings = None  # the command reports the error itself
+    level = args.log_level or (settings.log_level if settings is not None else "INFO")
+    fmt = args.log_format or (settings.log_format if settings is not None else "auto")
+    if fmt == "auto":
+        sub = getattr(args, "ingest_command", None) or getattr(args, "review_command", None)
+        fmt = "json" if (args.command, sub) in _SERVICES else "text"
+    try:
+        configure_logging(level, fmt)
+    except ValueError:  # an unknown level name
+        configure_logging("INFO", fmt)
+        logging.getLogger("processor").warning("unknown log level %r: using INFO", level)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=(args.log_level or "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _configure_logging(args)
     try:
         code: int = args.func(args)
     except ConfigError as exc:

@@ -415,6 +415,10 @@ class Settings(BaseSettings):
     pipelines_file: Path = PROJECT_ROOT / "config" / "pipelines.yaml"
     #: DEBUG, INFO, WARNING, ERROR.
     log_level: str = "INFO"
+    #: ``json``: one object per line (ts, level, logger, message, event_id, offset, model_version...),
+    #: for log shippers; ``text``: for people; ``auto``: json for the services (``run``, ``ingest
+    #: serve``, ``review serve``), text for the interactive commands. Payloads and secrets are never logged.
+    log_format: Literal["auto", "json", "text"] = "auto"
 
     # Set by load_settings() before construction; a class attribute because pydantic-settings
     # builds its sources from the class.
