@@ -1,5 +1,5 @@
-"""The ``processor`` command: run, topics, simulate, train, audit, killswitch, rules, quarantine, config,
-ingest, review, demo."""
+"""The ``processor`` command: run, topics, simulate, train, audit, status, killswitch, rules, quarantine,
+config, ingest, review, demo."""
 
 from __future__ import annotations
 
@@ -153,6 +153,17 @@ def cmd_killswitch(args: argparse.Namespace) -> int:
         print(f"{name:<24} {state.mode:<9}{detail}")
     print(f"(keys: {keys.killswitch(GLOBAL)}, {keys.killswitch('<event_type>')}; values off|fallback|review)")
     return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from processor.status.collect import Targets, collect
+    from processor.status.report import render
+
+    settings = _settings(args)
+    targets = Targets.from_settings(settings, args.processor_url, args.review_url, args.interval)
+    report = collect(settings, list(load_pipelines(settings.pipelines_file).event_types), targets)
+    print(json.dumps(report.to_json(), indent=2) if args.json else render(report))
+    return 0 if not report.problems else 1
 
 
 def cmd_rules_test(args: argparse.Namespace) -> int:
@@ -317,6 +328,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rules_test.add_argument("--event-type", default=None)
     rules_test.set_defaults(func=cmd_rules_test)
+
+    st = sub.add_parser(
+        "status",
+        help="one screen for the operator: throughput, lag, kill switch, models, drift, quarantine, review backlog",
+    )
+    st.add_argument(
+        "--processor-url",
+        action="append",
+        default=None,
+        metavar="URL",
+        help="a processor's /metrics, repeatable (default: settings.status.processor_urls)",
+    )
+    st.add_argument("--review-url", default=None, metavar="URL", help="the review app's /metrics ('' to skip)")
+    st.add_argument(
+        "--interval", type=float, default=None, metavar="SECONDS", help="between the two scrapes for rates (0: totals)"
+    )
+    st.add_argument("--json", action="store_true", help="machine-readable")
+    st.set_defaults(func=cmd_status)
 
     ks = sub.add_parser("killswitch", help="switch the model off (or back on), globally or per event type")
     ks.add_argument("action", choices=["on", "off", "status"])
