@@ -176,6 +176,7 @@ def build(
         report.review = [
             ReviewRow(t, depth.get((t,), 0.0), oldest.get((t,)), overdue.get((t,)))
             for (t,) in sorted(set(depth) | set(oldest))
+            if t != "unknown" or depth.get((t,), 0.0) > 0  # items of no configured type: only when there are some
         ]
     return report
 
@@ -303,7 +304,7 @@ def render(report: StatusReport) -> str:
                 parts.append(f"{outcome} {_num(total)}" + (f" ({_num(per_s)}/s)" if per_s is not None else ""))
             add(f"outcomes     {', '.join(parts)}")
         if t.fallback_share is not None:
-            add(f"fallback     {t.fallback_share:.1%} of decisions")
+            add(f"fallback     {t.fallback_share:.1%} of decisions since the processors started")
         if report.lag_total is not None:
             worst = sorted(report.lag_by_partition.items(), key=lambda kv: kv[1], reverse=True)[:3]
             detail = ", ".join(f"p{p} {_num(v)}" for p, v in worst if v > 0)

@@ -240,7 +240,7 @@ def test_unreachable_wrong_and_broken_endpoints_each_get_a_clear_message(
         scrape(closed, 1.0)
     with pytest.raises(SourceError, match="HTTP 404"):
         scrape(http_server(404, b"not here"), 1.0)
-    with pytest.raises(SourceError, match="no metrics at all|Prometheus text format"):
+    with pytest.raises(SourceError, match=r"no metrics at all|Prometheus text format"):
         scrape(http_server(200, b"<html><body>Grafana</body></html>"), 1.0)
     with pytest.raises(SourceError, match="unknown host"):
         scrape("http://no-such-host.invalid:9108/metrics", 2.0)
