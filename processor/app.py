@@ -33,6 +33,7 @@ from processor.errors import ProcessingError
 from processor.kafka.clients import make_consumer, make_transactional_producer
 from processor.kafka.deadline import call_with_deadline
 from processor.kafka.records import to_raw
+from processor.logs import input_fields
 from processor.messages import RawMessage, Rejected, Scored
 from processor.model.rollout_metrics import RolloutMetrics
 from processor.monitoring.http import Health
@@ -148,7 +149,7 @@ class Processor:
 
     def install_signal_handlers(self) -> None:
         def handler(signum: int, _frame: FrameType | None) -> None:
-            log.info("signal %s: finishing the current batch, then stopping", signum)
+            log.info("signal %s: finishing the current batch, then stopping", signum, extra={"signal": signum})
             self.stop()
 
         signal.signal(signal.SIGTERM, handler)
@@ -227,7 +228,7 @@ class Processor:
             if err is not None:
                 if err.fatal():
                     raise KafkaException(err)
-                log.warning("consumer error: %s", err)
+                log.warning("consumer error: %s", err, extra={"error_code": err.name()})
                 continue
             if m.partition() not in self._buffers:
                 continue  # revoked while the batch was in flight
@@ -272,11 +273,30 @@ class Processor:
         quarantine (``stage=processing``) the single message that still raises on its own."""
         self._rewind()
         if len(raws) > 1:
-            log.warning("batch of %d raised %s: redoing it one message at a time", len(raws), type(exc).__name__)
+            log.warning(
+                "batch of %d raised %s: redoing it one message at a time",
+                len(raws),
+                type(exc).__name__,
+                extra={"batch_size": len(raws), "error_type": type(exc).__name__},
+            )
             self._isolating = len(raws)
             return
         raw = raws[0]
-        log.error("poison event at %s:%d:%d quarantined", raw.topic, raw.partition, raw.offset, exc_info=exc)
+        log.error(
+            "poison event at %s:%d:%d quarantined",
+            raw.topic,
+            raw.partition,
+            raw.offset,
+            exc_info=exc,
+            extra=input_fields(
+                raw.topic,
+                raw.partition,
+                raw.offset,
+                stage="processing",
+                error_code="unhandled_exception",
+                error_type=type(exc).__name__,
+            ),
+        )
         error = ProcessingError("unhandled_exception", f"{type(exc).__name__}: {exc}"[:1000], raw=raw)
         stats = BatchStats(inputs=1)
         stats.quarantined[(error.stage, error.code)] += 1
@@ -335,7 +355,9 @@ class Processor:
             except KafkaException as exc:
                 err: KafkaError = exc.args[0]
                 if err.retriable() and attempt < 2:
-                    log.warning("commit_transaction retriable error, retrying: %s", err)
+                    log.warning(
+                        "commit_transaction retriable error, retrying: %s", err, extra={"error_code": err.name()}
+                    )
                     continue
                 raise
 
@@ -425,10 +447,10 @@ class Processor:
         self.summary.aborts += 1
         self.metrics.transactions.labels("aborted").inc()
         if err.fatal():
-            log.error("fatal producer error, recreating the producer: %s", err)
+            log.error("fatal producer error, recreating the producer: %s", err, extra={"error_code": err.name()})
             self._new_producer()
         else:
-            log.warning("transaction failed, aborting and rewinding: %s", err)
+            log.warning("transaction failed, aborting and rewinding: %s", err, extra={"error_code": err.name()})
             producer = self._producer
             try:
                 call_with_deadline(
@@ -461,7 +483,13 @@ class Processor:
                 if self._stopping:
                     raise
                 self.health.set_not_ready("kafka", f"{what} failing: {exc}")
-                log.warning("%s failed (%s); retrying in %.1f s", what, exc, backoff)
+                log.warning(
+                    "%s failed (%s); retrying in %.1f s",
+                    what,
+                    exc,
+                    backoff,
+                    extra={"dependency": "kafka", "operation": what, "retry_in_s": backoff},
+                )
                 self.health.beat()
                 time.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
@@ -473,14 +501,19 @@ class Processor:
         backoff = 0.5
         while not self._stopping:
             self.health.beat()  # waiting for Redis is the loop doing its job, not a stall
-            log.warning("Redis unavailable (%s); retrying in %.1f s", exc, backoff)
+            log.warning(
+                "Redis unavailable (%s); retrying in %.1f s",
+                exc,
+                backoff,
+                extra={"dependency": "redis", "error_type": type(exc).__name__, "retry_in_s": backoff},
+            )
             time.sleep(backoff)
             try:
                 self.client.ping()
                 self._rewind()
                 self.metrics.healthy.set(1)
                 self.health.set_ready("redis")
-                log.info("Redis is back: resumed from the last commit")
+                log.info("Redis is back: resumed from the last commit", extra={"dependency": "redis"})
                 return
             except redis.RedisError as again:
                 exc = again
@@ -511,13 +544,15 @@ class Processor:
             else:
                 tp.offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
         consumer.assign(committed)
-        log.info("assigned %s", sorted(tp.partition for tp in committed))
+        assigned = sorted(tp.partition for tp in committed)
+        log.info("assigned %s", assigned, extra={"topic": self.topic, "partitions": assigned})
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._buffers.pop(tp.partition, None)
             self._positions.pop(tp.partition, None)
-        log.info("revoked %s", sorted(tp.partition for tp in partitions))
+        revoked = sorted(tp.partition for tp in partitions)
+        log.info("revoked %s", revoked, extra={"topic": self.topic, "partitions": revoked})
 
     def _load_partition(self, tp: TopicPartition, claim: bool = True) -> int | None:
         """Claim the partition's Redis state (on assignment), reconcile it with the committed
@@ -538,11 +573,21 @@ class Processor:
         try:
             undone = store.reconcile(self.topic, tp.partition, generation, owner)
             if undone:
-                log.info("partition %d: undid %d uncommitted generation(s) in Redis", tp.partition, undone)
+                log.info(
+                    "partition %d: undid %d uncommitted generation(s) in Redis",
+                    tp.partition,
+                    undone,
+                    extra={"topic": self.topic, "partition": tp.partition, "generations_undone": undone},
+                )
                 self.metrics.generations_undone.inc(undone)
         except StateLostError as exc:
             assert meta is not None
-            log.error("%s; rebuilding from offset %d (at-least-once for this stretch)", exc, meta.low_offset)
+            log.error(
+                "%s; rebuilding from offset %d (at-least-once for this stretch)",
+                exc,
+                meta.low_offset,
+                extra=input_fields(self.topic, tp.partition, meta.low_offset, error_code="state_lost"),
+            )
             self.metrics.state_rebuilds.inc()
             store.reset(self.topic, tp.partition, generation, owner)
             rebuild_from = meta.low_offset

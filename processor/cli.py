@@ -1,5 +1,5 @@
-"""The ``processor`` command: run, topics, simulate, train, audit, killswitch, rules, quarantine, config,
-ingest, review, demo."""
+"""The ``processor`` command: run, topics, simulate, train, audit, status, killswitch, rules, quarantine,
+config, ingest, review, demo."""
 
 from __future__ import annotations
 
@@ -20,9 +20,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from processor.app import Processor
+    from processor.logs import masked_settings
     from processor.state.reorder_store import OwnershipLostError
 
     settings = _settings(args)
+    logging.getLogger("processor").info(
+        "starting processor %s", __version__, extra={"version": __version__, "settings": masked_settings(settings)}
+    )
     pipelines = load_pipelines(settings.pipelines_file)
     processor = Processor(settings, pipelines)
     if settings.metrics.enabled:
@@ -35,7 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OwnershipLostError as exc:
         # this process was paused or cut off while its partitions moved to another: it is a
         # zombie, and the only safe thing left is to stop; a supervisor restarts it cleanly
-        logging.getLogger("processor").error("fenced, exiting: %s", exc)
+        logging.getLogger("processor").error("fenced, exiting: %s", exc, extra={"error_code": exc.code})
         return 3
     logging.getLogger("processor").info(
         "stopped: %d inputs, outcomes %s, %d transactions, %d aborted",
@@ -43,6 +47,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         dict(summary.outcomes),
         summary.transactions,
         summary.aborts,
+        extra={
+            "inputs": summary.inputs,
+            "outcomes": dict(summary.outcomes),
+            "transactions": summary.transactions,
+            "aborts": summary.aborts,
+        },
     )
     return 0
 
@@ -140,6 +150,17 @@ def cmd_killswitch(args: argparse.Namespace) -> int:
         print(f"{name:<24} {state.mode:<9}{detail}")
     print(f"(keys: {keys.killswitch(GLOBAL)}, {keys.killswitch('<event_type>')}; values off|fallback|review)")
     return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from processor.status.collect import Targets, collect
+    from processor.status.report import render
+
+    settings = _settings(args)
+    targets = Targets.from_settings(settings, args.processor_url, args.review_url, args.interval)
+    report = collect(settings, list(load_pipelines(settings.pipelines_file).event_types), targets)
+    print(json.dumps(report.to_json(), indent=2) if args.json else render(report))
+    return 0 if not report.problems else 1
 
 
 def cmd_rules_test(args: argparse.Namespace) -> int:
@@ -252,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument("--config", type=Path, default=None, help="YAML settings file (environment wins over it)")
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING... (default: settings.log_level)")
+    parser.add_argument(
+        "--log-format", choices=["json", "text"], default=None, help="default: settings.log_format (auto)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="consume, score and route events exactly once")
@@ -306,6 +330,24 @@ def build_parser() -> argparse.ArgumentParser:
     rules_test.add_argument("--event-type", default=None)
     rules_test.set_defaults(func=cmd_rules_test)
 
+    st = sub.add_parser(
+        "status",
+        help="one screen for the operator: throughput, lag, kill switch, models, drift, quarantine, review backlog",
+    )
+    st.add_argument(
+        "--processor-url",
+        action="append",
+        default=None,
+        metavar="URL",
+        help="a processor's /metrics, repeatable (default: settings.status.processor_urls)",
+    )
+    st.add_argument("--review-url", default=None, metavar="URL", help="the review app's /metrics ('' to skip)")
+    st.add_argument(
+        "--interval", type=float, default=None, metavar="SECONDS", help="between the two scrapes for rates (0: totals)"
+    )
+    st.add_argument("--json", action="store_true", help="machine-readable")
+    st.set_defaults(func=cmd_status)
+
     ks = sub.add_parser("killswitch", help="switch the model off (or back on), globally or per event type")
     ks.add_argument("action", choices=["on", "off", "status"])
     ks.add_argument("--event-type", default=None, help="one event type (default: global)")
@@ -352,13 +394,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Long-running services whose logs go to a collector: JSON lines by default.
+_SERVICES = {("run", None), ("ingest", "serve"), ("review", "serve")}
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    from processor.logs import configure_logging
+
+    try:
+        settings: Settings | None = _settings(args)
+    except ConfigError:
+        settings = None  # the command reports the error itself
+    level = args.log_level or (settings.log_level if settings is not None else "INFO")
+    fmt = args.log_format or (settings.log_format if settings is not None else "auto")
+    if fmt == "auto":
+        sub = getattr(args, "ingest_command", None) or getattr(args, "review_command", None)
+        fmt = "json" if (args.command, sub) in _SERVICES else "text"
+    try:
+        configure_logging(level, fmt)
+    except ValueError:  # an unknown level name
+        configure_logging("INFO", fmt)
+        logging.getLogger("processor").warning("unknown log level %r: using INFO", level)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=(args.log_level or "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _configure_logging(args)
     try:
         code: int = args.func(args)
     except ConfigError as exc:

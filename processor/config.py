@@ -405,6 +405,21 @@ class ReviewSettings(BaseModel):
         return self.transactional_id or f"{self.group_id}-{socket.gethostname()}"
 
 
+class StatusSettings(BaseModel):
+    """Where ``processor status`` reads the operator's screen from (besides Redis)."""
+
+    model_config = _Frozen
+
+    #: ``/metrics`` of every processor of the deployment (one per process when scaled out): summed.
+    processor_urls: list[str] = Field(default_factory=lambda: ["http://localhost:9108/metrics"], min_length=1)
+    #: ``/metrics`` of the review app (review backlog); empty to leave the backlog out.
+    review_url: str = "http://localhost:8081/metrics"
+    #: Per HTTP request and per Redis call.
+    timeout_s: float = Field(default=3.0, gt=0)
+    #: Two scrapes this far apart give the rates (throughput); 0 shows totals only.
+    interval_s: float = Field(default=2.0, ge=0, le=60)
+
+
 class QuarantineSettings(BaseModel):
     model_config = _Frozen
 
@@ -431,12 +446,17 @@ class Settings(BaseSettings):
     monitoring: MonitoringSettings = MonitoringSettings()
     quarantine: QuarantineSettings = QuarantineSettings()
     review: ReviewSettings = ReviewSettings()
+    status: StatusSettings = StatusSettings()
     #: Avro schemas: ``input/<event_type>.v<N>.avsc`` and ``output/*.avsc``.
     schemas_dir: Path = PROJECT_ROOT / "schemas"
     #: Per-event-type pipeline configuration, validated at start-up.
     pipelines_file: Path = PROJECT_ROOT / "config" / "pipelines.yaml"
     #: DEBUG, INFO, WARNING, ERROR.
     log_level: str = "INFO"
+    #: ``json``: one object per line (ts, level, logger, message, event_id, offset, model_version...),
+    #: for log shippers; ``text``: for people; ``auto``: json for the services (``run``, ``ingest
+    #: serve``, ``review serve``), text for the interactive commands. Payloads and secrets are never logged.
+    log_format: Literal["auto", "json", "text"] = "auto"
 
     # Set by load_settings() before construction; a class attribute because pydantic-settings
     # builds its sources from the class.

@@ -8,6 +8,7 @@ and the reorder-buffer scripts of every partition. The model is called once per 
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import Counter, defaultdict
@@ -22,6 +23,7 @@ from processor.decide.killswitch import KillSwitch
 from processor.decide.rules import compile_rules
 from processor.decide.thresholds import DecisionMaker
 from processor.errors import LateEventError, ProcessingError, unexpected
+from processor.logs import log_quarantined
 from processor.messages import Event, OutputRecord, RawMessage, Rejected, Scored
 from processor.model.features.base import FeatureModule, load_feature_module
 from processor.model.registry import ModelRegistry
@@ -38,6 +40,8 @@ from processor.state.dedupe import DedupeStore
 from processor.state.entity_history import EntityHistory
 from processor.state.keys import Keys
 from processor.state.reorder_store import BufferChange, ReorderStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -225,6 +229,7 @@ class Pipeline:
             stats.answered.append((bad.raw.partition, bad.raw.offset))
             stats.quarantined[(bad.error.stage, bad.error.code)] += 1
             stats.outcomes[(bad.error.event_type or "unknown", "quarantined")] += 1
+            log_quarantined(log, bad)
         outputs.extend(record for shadow in stats.shadow for record in shadow.records)
         if keep_samples:
             stats.samples = scored[:keep_samples]
@@ -266,6 +271,20 @@ class Pipeline:
                 stats.shadow.append(result.shadow)
             if result.failure is not None:
                 stats.model_failures[(event_type, result.failure)] += 1
+                log.warning(
+                    "model could not score %d %s events (%s): fallback decides",
+                    len(items),
+                    event_type,
+                    result.failure,
+                    extra={
+                        "event_type": event_type,
+                        "model_version": result.model_version,
+                        "reason": result.failure,
+                        "events": len(items),
+                        "first_event_id": items[0][0].event_id,
+                        "rate_limit_key": f"fallback:{event_type}:{result.failure}",
+                    },
+                )
             for i, (event, row) in enumerate(items):
                 score = float(result.scores[i]) if result.scores is not None else None
                 if score is not None:

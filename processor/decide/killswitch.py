@@ -125,6 +125,12 @@ class KillSwitch:
                         old.mode if old else "off",
                         new.mode if new else "off",
                         new.reason if new else "cleared",
+                        extra={
+                            "scope": scope,
+                            "mode": new.mode if new else "off",
+                            "previous_mode": old.mode if old else "off",
+                            "by": new.by if new else None,
+                        },
                     )
             self._global, self._per_type = new_global, new_types
         return changed

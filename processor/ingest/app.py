@@ -137,6 +137,7 @@ def serve(settings: Settings) -> None:
         host=settings.ingest.host,
         port=settings.ingest.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's lines go through the processor's formatter (processor/logs.py)
         access_log=False,  # ingest_requests_total says the same without a line per request
         timeout_graceful_shutdown=30,
         server_header=False,

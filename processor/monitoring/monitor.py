@@ -11,6 +11,7 @@ loaded, once per version; a new version starts a fresh window.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -107,6 +108,7 @@ class Monitor:
         self._refused: set[tuple[str, str]] = set()  # (type, version) without a usable reference
         self._lag_partitions: set[int] = set()
         self.verdicts: dict[tuple[str, str], bool] = {(t, d): False for t in self.event_types for d in DETECTORS}
+        self._serving: dict[str, str] = {}  # event type -> model version its last batch was scored by
 
     # -- fed by the loop -------------------------------------------------------------------------
 
@@ -128,12 +130,34 @@ class Monitor:
             lag = (wall_ms - np.asarray(stamps, dtype=np.float64)) / 1000
             observe_many(q.event_time_lag_seconds.labels(event_type), np.maximum(lag, 0.0))
         for sample in stats.drift:
+            if sample.model_version is not None and sample.scores is not None:
+                self._serving_version(sample.event_type, sample.model_version)
             if sample.scores is not None:
                 observe_many(q.confidence.labels(sample.event_type), np.maximum(sample.scores, 1.0 - sample.scores))
             if self.settings.enabled and sample.model_version is not None:
                 window = self._window(sample.event_type, sample.model_version)
                 if window is not None:
                     window.observe(sample.features, sample.scores, now)
+
+    def _serving_version(self, event_type: str, version: str) -> None:
+        """Keep ``processor_model_info`` on the version that actually scores (it changes on a reload)."""
+        previous = self._serving.get(event_type)
+        if previous == version:
+            return
+        info = self.metrics.model_info
+        if previous is not None:
+            with contextlib.suppress(KeyError):  # never exported (set by nobody before us)
+                info.remove(event_type, previous)
+        info.labels(event_type, version).set(1)
+        self._serving[event_type] = version
+        if previous is not None:
+            log.info(
+                "model %s now %s (was %s)",
+                event_type,
+                version,
+                previous,
+                extra={"event_type": event_type, "model_version": version, "previous_version": previous},
+            )
 
     def tick(self) -> None:
         """Re-evaluate when the interval has passed (cheap otherwise: call it every turn)."""
@@ -193,14 +217,25 @@ class Monitor:
         try:
             reference = self._references(event_type, version)
         except Exception as exc:  # an unreadable artifact must not stop scoring
-            log.warning("drift reference of %s %s unreadable: %s", event_type, version, exc)
+            log.warning(
+                "drift reference of %s %s unreadable: %s",
+                event_type,
+                version,
+                exc,
+                extra={"event_type": event_type, "model_version": version},
+            )
             reference = None
         if reference is None:
             self._refused.add((event_type, version))
             return None
         window = DriftWindow(reference, self.settings.drift_window_s, self.settings.window_slots)
         self.windows[event_type] = window
-        log.info("drift window of %s now against model %s", event_type, version)
+        log.info(
+            "drift window of %s now against model %s",
+            event_type,
+            version,
+            extra={"event_type": event_type, "model_version": version},
+        )
         return window
 
     def _export_window(self, event_type: str, window: DriftWindow, stats: WindowStats) -> None:

@@ -43,6 +43,7 @@ def serve(settings: Settings, pipelines: PipelinesConfig) -> int:
             host=settings.review.host,
             port=settings.review.port,
             log_level=settings.log_level.lower(),
+            log_config=None,  # uvicorn's lines go through the processor's formatter (processor/logs.py)
             server_header=False,
             timeout_graceful_shutdown=10,
         )
