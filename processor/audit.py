@@ -11,7 +11,6 @@ for events not flagged late.
 from __future__ import annotations
 
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from processor.config import Settings, load_pipelines
 from processor.errors import ProcessorError
+from processor.kafka.clients import reader_config
 from processor.kafka.records import headers_of, to_raw
 from processor.serializers.outputs import decode_json_output
 from processor.serializers.schemas import SchemaStore
@@ -93,16 +93,7 @@ class AuditReport:
 
 def read_topic(settings: Settings, topic: str, idle_s: float = 3.0, timeout_s: float = 120.0) -> list[Message]:
     """Every committed record of a topic, from the beginning to its current end."""
-    conf = settings.kafka.client_config()
-    conf.update(
-        {
-            "group.id": f"audit-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer = Consumer(conf)
+    consumer = Consumer(reader_config(settings, "audit"))
     try:
         metadata = consumer.list_topics(topic, timeout=30)
         partitions = sorted(metadata.topics[topic].partitions)

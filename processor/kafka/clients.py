@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
@@ -31,6 +32,21 @@ def consumer_config(settings: Settings) -> dict[str, Any]:
     )
     if settings.kafka.static_membership:
         conf["group.instance.id"] = settings.kafka.effective_transactional_id()
+    return conf
+
+
+def reader_config(settings: Settings, purpose: str) -> dict[str, Any]:
+    """A throwaway consumer that reads committed records from the start of what it is assigned
+    (audits, the quarantine CLI, training from a topic): its own group, nothing committed."""
+    conf = settings.kafka.client_config()
+    conf.update(
+        {
+            "group.id": f"{purpose}-{uuid.uuid4().hex[:12]}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest",
+        }
+    )
     return conf
 
 

@@ -23,7 +23,6 @@ import hashlib
 import io
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +35,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPar
 
 from processor.config import Settings
 from processor.errors import ConfigError
+from processor.kafka.clients import reader_config
 from processor.serializers.avro import SINGLE_OBJECT_MAGIC
 from processor.serializers.schemas import SchemaStore, fingerprint
 
@@ -145,16 +145,7 @@ class KafkaTopic:
 
 def read_topic(settings: Settings, topic: str, timeout_s: float = 600.0) -> Iterator[tuple[int, int, bytes]]:
     """``(partition, offset, value)`` of every committed record up to the end offsets seen at the start."""
-    conf = settings.kafka.client_config()
-    conf.update(
-        {
-            "group.id": f"processor-train-{uuid.uuid4().hex[:12]}",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer = Consumer(conf)
+    consumer = Consumer(reader_config(settings, "processor-train"))
     try:
         try:
             meta = consumer.list_topics(topic, timeout=10)

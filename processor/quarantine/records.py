@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +15,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from processor.config import Settings
 from processor.errors import ConfigError
+from processor.kafka.clients import reader_config
 from processor.kafka.records import headers_of
 from processor.messages import Headers
 from processor.serializers.outputs import decode_json_output
@@ -169,16 +169,7 @@ _SEEK_SLACK_MS = 60_000
 
 def _read_since(settings: Settings, topic: str, since_ms: int | None) -> list[Message]:
     """Committed records of a topic up to its current end, from ``since_ms`` (by timestamp) or the start."""
-    conf = settings.kafka.client_config()
-    conf.update(
-        {
-            "group.id": f"quarantine-cli-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer = Consumer(conf)
+    consumer = Consumer(reader_config(settings, "quarantine-cli"))
     try:
         metadata = consumer.list_topics(topic, timeout=30)
         if topic not in metadata.topics or metadata.topics[topic].error is not None:
@@ -216,11 +207,7 @@ def _read_since(settings: Settings, topic: str, since_ms: int | None) -> list[Me
 def read_one(settings: Settings, partition: int, offset: int) -> QuarantinedRecord | None:
     """The committed quarantine record at one position, or None when there is none."""
     topic = settings.topics.quarantine
-    conf = settings.kafka.client_config()
-    conf.update(
-        {"group.id": f"quarantine-cli-{uuid.uuid4()}", "enable.auto.commit": False, "isolation.level": "read_committed"}
-    )
-    consumer = Consumer(conf)
+    consumer = Consumer(reader_config(settings, "quarantine-cli"))
     try:
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
         if not low <= offset < high:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,17 +24,12 @@ import pytest
 import yaml
 
 from helpers.kafka import settings_env, wait_for
+from helpers.net import free_port
 from processor.config import PROJECT_ROOT, Settings
 from processor.simulate import run_simulate
 
 EVENT_TYPE = "user_signed_up"
 DRIFT_ALERTS = ("ProcessorFeatureDrift", "ProcessorScoreDrift")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str) -> Any:
@@ -87,7 +81,7 @@ def prometheus_factory(prometheus_binary: str, tmp_path: Path) -> Iterator[Calla
             ],
         }
         (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-        port = _free_port()
+        port = free_port()
         log = open(tmp_path / "prometheus.log", "ab")  # noqa: SIM115
         proc = subprocess.Popen(
             [
@@ -223,7 +217,7 @@ def test_injected_drift_fires_the_drift_alert_in_prometheus(
     # run hours apart in event time, and the per-hour history counters see a different world.)
     # Small batches keep the drift window's slots filling as they would under live traffic.
     settings = topic_factory(models_dir=two_day_models, raw_partitions=1, processing={"batch_size": 50})
-    metrics_port = _free_port()
+    metrics_port = free_port()
     proc = monitored_processor(settings, metrics_port)
     prom = prometheus_factory(metrics_port)
     assert wait_for(lambda: prom.value('up{job="processor"}') == 1.0, 60), "Prometheus never scraped the processor"

@@ -3,7 +3,6 @@ chromium driven by Playwright (installed by deploy/local/install-chromium.sh; ne
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from helpers.net import free_port
 from helpers.review import PASSWORDS, review_env
 from processor.config import PROJECT_ROOT, ReviewSettings, Settings
 from processor.review.passwords import hash_password
@@ -26,13 +26,6 @@ ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 @pytest.fixture(scope="session")
 def reviewer_hashes() -> dict[str, str]:
     return {name: hash_password(password) for name, password in PASSWORDS.items()}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -46,7 +39,7 @@ def review_settings_factory(
         run = uuid.uuid4().hex[:8]
         fields: dict[str, Any] = {
             "host": "127.0.0.1",
-            "port": _free_port(),
+            "port": free_port(),
             "reviewers": {n: SecretStr(h) for n, h in reviewer_hashes.items()},
             "session_secret": SecretStr(uuid.uuid4().hex),
             "group_id": f"review-{run}",

@@ -6,7 +6,6 @@ quarantined inputs, never their bytes, and never a secret."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,6 +15,7 @@ import orjson
 import redis
 
 from helpers.kafka import produce, settings_env, wait_for
+from helpers.net import free_port
 from helpers.records import envelope
 from processor.config import MetricsSettings, Settings
 from processor.decide.killswitch import set_switch
@@ -25,12 +25,6 @@ from processor.status.scrape import SourceError, scrape
 
 MARKER = "PAYLOAD-MARKER-5b7e21"
 SECRET = "session-secret-never-logged-c44f"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _status(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -50,7 +44,7 @@ def test_status_of_a_running_processor(
     redis_client: redis.Redis,
     tmp_path: Path,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     base = topic_factory(models_dir=trained_models)
     settings = base.model_copy(
         update={
@@ -104,7 +98,7 @@ def test_status_of_a_running_processor(
     # lag is exported per assigned partition once the watermarks are known: wait for all of them at 0
     assert wait_for(lambda: scrape(url, 1.0).total("processor_consumer_lag_messages") == 0, 60, 0.5)
 
-    dead_review = f"http://127.0.0.1:{_free_port()}/metrics"
+    dead_review = f"http://127.0.0.1:{free_port()}/metrics"
     result = _status(settings, "--processor-url", url, "--review-url", dead_review, "--interval", "1", "--json")
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 1  # the review app is not running: said, and the exit code says it too

@@ -4,7 +4,6 @@ what does not exist yet: a shadow model), with every source failing in its own w
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from helpers.net import free_port
 from processor import cli
 from processor.decide.killswitch import SwitchState
 from processor.monitoring.http import Health, serve
@@ -199,12 +199,6 @@ def test_without_processors_the_rest_still_shows() -> None:
 # -- sources ---------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def http_server() -> Iterator[Callable[[int, bytes], str]]:
     """``start(status, body)``: a local HTTP server answering every GET that way; returns its URL."""
@@ -235,7 +229,7 @@ def http_server() -> Iterator[Callable[[int, bytes], str]]:
 def test_unreachable_wrong_and_broken_endpoints_each_get_a_clear_message(
     http_server: Callable[[int, bytes], str],
 ) -> None:
-    closed = f"http://127.0.0.1:{_free_port()}/metrics"
+    closed = f"http://127.0.0.1:{free_port()}/metrics"
     with pytest.raises(SourceError, match="connection refused"):
         scrape(closed, 1.0)
     with pytest.raises(SourceError, match="HTTP 404"):
@@ -262,7 +256,7 @@ def test_the_command_reports_every_unreachable_source_without_a_traceback(
 ) -> None:
     metrics, _ = _processor_page(500, 50)
     server = serve(metrics.registry, Health(), "127.0.0.1", 0)
-    dead_redis, dead_review = _free_port(), _free_port()
+    dead_redis, dead_review = free_port(), free_port()
     clean_env.setenv("PROCESSOR_REDIS__URL", f"redis://127.0.0.1:{dead_redis}/0")
     try:
         code = cli.main(
