@@ -84,7 +84,8 @@ def _clear_redis(client: redis.Redis, prefix: str) -> int:
     return deleted
 
 
-def _train_missing(settings: Settings) -> None:
+def ensure_models(settings: Settings) -> None:
+    """A loadable model per event type in the models directory: trains (and says so) what is missing."""
     from processor.errors import ProcessorError
     from processor.model.features import load_feature_module
     from processor.model.registry import check_loadable
@@ -135,7 +136,7 @@ def run_demo(settings: Settings, *, count: int, seed: int | None) -> int:
     _say("fresh topics and demo state")
     _fresh_topics(settings)
     _clear_redis(connect(settings.redis), DEMO_PREFIX)
-    _train_missing(settings)
+    ensure_models(settings)
 
     from processor.simulate import run_simulate
 
