@@ -30,7 +30,17 @@ _TXN_TIMEOUT_S = 30
 
 def usage() -> dict[str, float]:
     ru = resource.getrusage(resource.RUSAGE_SELF)
-    return {"cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024}
+    return {"cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mb": _peak_rss_kb() / 1024}
+
+
+def _peak_rss_kb() -> float:
+    """This process's own peak RSS. Not ru_maxrss: Linux carries that across fork and exec, so a
+    child would report the bench parent's peak (which holds every generated event) as its own."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1])
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def _result(events: int, first: float | None, last: float | None, before: dict[str, float]) -> dict[str, Any]:

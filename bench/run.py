@@ -27,7 +27,6 @@ from typing import Any
 from bench.contenders import CONTENDERS
 from bench.latency import measure_latency
 from processor.config import PROJECT_ROOT, Settings, load_settings
-from processor.demo import ensure_models
 from processor.kafka.admin import create_topics
 from processor.simulate import FaultMix, produce_to_kafka, simulate
 
@@ -109,6 +108,9 @@ def main() -> int:
         return 0
 
     # the processor must run with its models, not fall back: train what is missing, as the demo does
+    # (imported here, not at the top: the contenders' own processes must not carry the trainer)
+    from processor.demo import ensure_models
+
     ensure_models(load_settings())
     messages = simulate(args.events, seed=42, faults=MIX, span_s=600.0)
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in ("limit", "processor", "naive")}
