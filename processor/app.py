@@ -223,7 +223,9 @@ class Processor:
         for m in messages:
             err = m.error()
             if err is not None:
-                if err.fatal():
+                # a fatal consumer error (a static member fenced by its own rejoin after a coordinator
+                # failover) arrives as an event whose code is _FATAL; the consumer is dead after it
+                if err.fatal() or err.code() == KafkaError._FATAL:
                     raise KafkaException(err)
                 log.warning("consumer error: %s", err)
                 continue

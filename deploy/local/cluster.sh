@@ -110,6 +110,10 @@ log.cleaner.threads=1
 log.cleaner.dedupe.buffer.size=8388608
 metadata.log.segment.bytes=8388608
 replica.lag.time.max.ms=10000
+# a node killed -9 is fenced (its partitions, group coordinators and transaction coordinators move)
+# after 4 s instead of 9 s, well inside the clients' session timeout
+broker.session.timeout.ms=4000
+broker.heartbeat.interval.ms=1000
 EOF
 }
 

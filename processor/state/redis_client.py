@@ -11,6 +11,7 @@ primary before the error goes up, so the batch that hit it is redone from the la
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from typing import Any, cast
 
@@ -65,10 +66,9 @@ class ClusterClient(RedisCluster):
     def register_script(self, script: Any) -> Script:
         registered = cast(Script, super().register_script(script))
         self._registered[registered.sha] = registered
-        try:
-            self.script_load(registered.script)  # SCRIPT LOAD goes to every primary
-        except redis.RedisError:
-            pass  # Redis is away at start-up: loaded on the first NOSCRIPT instead
+        # SCRIPT LOAD goes to every primary; if Redis is away at start-up, the first NOSCRIPT loads it
+        with contextlib.suppress(redis.RedisError):
+            self.script_load(registered.script)
         return registered
 
     def load_scripts(self) -> None:
@@ -108,3 +108,11 @@ class ClusterScriptPipeline:
             raise
         finally:
             self.scripts.clear()
+
+
+def read_many(client: redis.Redis, keys: list[str]) -> list[Any]:
+    """GET of several keys in one round trip per node. MGET must not span slots on a cluster; these
+    reads need no atomicity, so there they are split by slot (``mget_nonatomic``)."""
+    if isinstance(client, RedisCluster):
+        return cast(list[Any], client.mget_nonatomic(keys))
+    return cast(list[Any], client.mget(keys))
