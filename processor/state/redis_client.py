@@ -18,7 +18,7 @@ from typing import Any, cast
 import redis
 from redis.cluster import RedisCluster
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisClusterException
 
 from processor.config import RedisSettings
 
@@ -64,7 +64,7 @@ class ClusterClient(RedisCluster):
         self._registered: dict[str, Script] = {}
 
     def register_script(self, script: Any) -> Script:
-        registered = cast(Script, super().register_script(script))
+        registered = super().register_script(script)
         self._registered[registered.sha] = registered
         # SCRIPT LOAD goes to every primary; if Redis is away at start-up, the first NOSCRIPT loads it
         with contextlib.suppress(redis.RedisError):
@@ -76,7 +76,7 @@ class ClusterClient(RedisCluster):
             self.script_load(script.script)
 
     def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
-        return ClusterScriptPipeline(super().pipeline(transaction, shard_hint), self)
+        return ClusterScriptPipeline(super().pipeline(transaction, shard_hint), self)  # type: ignore[no-untyped-call]
 
 
 class ClusterScriptPipeline:
@@ -113,6 +113,12 @@ class ClusterScriptPipeline:
 def read_many(client: redis.Redis, keys: list[str]) -> list[Any]:
     """GET of several keys in one round trip per node. MGET must not span slots on a cluster; these
     reads need no atomicity, so there they are split by slot (``mget_nonatomic``)."""
-    if isinstance(client, RedisCluster):
-        return cast(list[Any], client.mget_nonatomic(keys))
+    any_client: object = client  # connect() types a cluster client as redis.Redis
+    if isinstance(any_client, RedisCluster):
+        return cast(list[Any], any_client.mget_nonatomic(keys))
     return cast(list[Any], client.mget(keys))
+
+
+#: What "Redis is unavailable" looks like from either client: the cluster client also raises
+#: ``RedisClusterException`` (not a ``RedisError``) when no node of the cluster can be reached.
+UNAVAILABLE: tuple[type[Exception], ...] = (redis.RedisError, RedisClusterException)

@@ -246,21 +246,14 @@ def _kill9(pidfile: Path) -> None:
 def _redis_nodes(port: int) -> list[tuple[int, str, list[tuple[int, int]]]]:
     """(port, role, slot ranges) of every live node, as a live node sees the cluster."""
     out = []
-    text = redis.Redis(port=port, socket_timeout=3).execute_command("CLUSTER NODES")
-    lines = text.decode() if isinstance(text, bytes) else str(text)
-    for line in lines.strip().splitlines():
-        fields = line.split()
-        node_port = int(fields[1].split("@")[0].rsplit(":", 1)[1])
-        flags = fields[2]
+    nodes = redis.Redis(port=port, socket_timeout=3).execute_command("CLUSTER NODES")  # parsed by redis-py
+    for address, node in nodes.items():
+        flags = str(node["flags"])
         if "fail" in flags:
             continue
-        ranges = []
-        for item in fields[8:]:
-            if item.startswith("["):
-                continue
-            low, _, high = item.partition("-")
-            ranges.append((int(low), int(high or low)))
-        out.append((node_port, "master" if "master" in flags else "replica", ranges))
+        ranges = [(int(r[0]), int(r[-1])) for r in node["slots"]]
+        role = "master" if "master" in flags else "replica"
+        out.append((int(address.split("@")[0].rsplit(":", 1)[1]), role, ranges))
     return out
 
 
@@ -285,8 +278,7 @@ def _serving(port: int) -> bool:
         info = redis.Redis(port=port, socket_timeout=2).execute_command("CLUSTER INFO")
     except redis.RedisError:
         return False
-    text = info.decode() if isinstance(info, bytes) else str(info)
-    return "cluster_state:ok" in text
+    return bool(info.get("cluster_state") == "ok")  # parsed by redis-py
 
 
 def run_scenario(name: str, config: ScaleConfig) -> ScenarioResult:
