@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK := deploy/local/stack.sh
 
-.PHONY: help config-reference setup stack-up stack-down stack-status stack-reset topics demo test test-unit test-integration chaos bench eval lint alerts-check format clean
+.PHONY: help config-reference setup stack-up stack-down stack-status stack-reset cluster-up cluster-down cluster-status cluster-reset scale-test topics demo test test-unit test-integration chaos bench eval lint alerts-check format clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -41,6 +41,23 @@ stack-status: ## say whether the local Kafka and Redis answer
 
 stack-reset: ## stop the stack and delete its data
 	bash $(STACK) reset
+
+CLUSTER := deploy/local/cluster.sh
+
+cluster-up: ## start a 3-node Kafka (KRaft, RF 3, min ISR 2) and a 6-node Redis Cluster beside the stack
+	bash $(CLUSTER) up
+
+cluster-down: ## stop the Kafka and Redis clusters
+	bash $(CLUSTER) down
+
+cluster-status: ## say whether every Kafka node and Redis Cluster node answers
+	bash $(CLUSTER) status
+
+cluster-reset: ## stop the clusters and delete their data
+	bash $(CLUSTER) reset
+
+scale-test: setup cluster-up ## failover under load on the clusters: broker kill -9, Redis master kill -9, rebalance; prints figures
+	PYTHONPATH=tests $(PY) -m scale.run
 
 topics: setup stack-up ## create the topics
 	$(VENV)/bin/processor topics create

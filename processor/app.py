@@ -42,7 +42,7 @@ from processor.monitoring.monitor import Monitor, worker_references
 from processor.pipeline import BatchStats, Pipeline, PreparedBatch
 from processor.serializers.schemas import SchemaStore
 from processor.stages.reorder import PartitionBuffer, restore
-from processor.state.redis_client import connect
+from processor.state.redis_client import UNAVAILABLE, connect
 from processor.state.reorder_store import OwnershipLostError, StateLostError
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ class Processor:
                     last_ping = now
                     try:
                         self.client.ping()
-                    except redis.RedisError as exc:
+                    except UNAVAILABLE as exc:
                         self._redis_outage(exc)
                 if idle_exit:
                     log.info("no input for %.1f s: exiting", max_idle_s)
@@ -226,7 +226,9 @@ class Processor:
         for m in messages:
             err = m.error()
             if err is not None:
-                if err.fatal():
+                # a fatal consumer error (a static member fenced by its own rejoin after a coordinator
+                # failover) arrives as an event whose code is _FATAL; the consumer is dead after it
+                if err.fatal() or err.code() == KafkaError._FATAL:
                     raise KafkaException(err)
                 log.warning("consumer error: %s", err, extra={"error_code": err.name()})
                 continue
@@ -246,7 +248,7 @@ class Processor:
                 raise OwnershipLostError("ownership_lost", str(exc)) from exc
             self._redis_outage(exc)
             return
-        except redis.RedisError as exc:
+        except UNAVAILABLE as exc:
             self._redis_outage(exc)
             return
         except Exception as exc:  # a bug in some stage: isolate the event that triggers it
@@ -494,7 +496,7 @@ class Processor:
                 time.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
-    def _redis_outage(self, exc: redis.RedisError) -> None:
+    def _redis_outage(self, exc: Exception) -> None:
         """Redis failed mid-batch: nothing was committed. Wait for it, then redo from the commit."""
         self.metrics.healthy.set(0)
         self.health.set_not_ready("redis", f"unreachable: {exc}")
@@ -515,7 +517,7 @@ class Processor:
                 self.health.set_ready("redis")
                 log.info("Redis is back: resumed from the last commit", extra={"dependency": "redis"})
                 return
-            except redis.RedisError as again:
+            except UNAVAILABLE as again:
                 exc = again
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
@@ -538,7 +540,7 @@ class Processor:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         committed = consumer.committed(partitions, timeout=_TXN_TIMEOUT_S)
         for tp in committed:
-            rebuild_from = self._load_partition(tp)
+            rebuild_from = self._load_partition_retrying(tp)
             if rebuild_from is not None:
                 tp.offset = rebuild_from
             else:
@@ -546,6 +548,26 @@ class Processor:
         consumer.assign(committed)
         assigned = sorted(tp.partition for tp in committed)
         log.info("assigned %s", assigned, extra={"topic": self.topic, "partitions": assigned})
+
+    def _load_partition_retrying(self, tp: TopicPartition) -> int | None:
+        """``_load_partition`` on assignment, waiting Redis out (a Redis Cluster failover takes
+        seconds): an error escaping a rebalance callback would end the process."""
+        backoff = 0.5
+        while True:
+            try:
+                result = self._load_partition(tp)
+                self.health.set_ready("redis")
+                return result
+            except UNAVAILABLE as exc:
+                if self._stopping:
+                    raise
+                self.health.set_not_ready("redis", f"unreachable: {exc}")
+                log.warning(
+                    "loading partition %d: Redis unavailable (%s); retrying in %.1f s", tp.partition, exc, backoff
+                )
+                self.health.beat()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:

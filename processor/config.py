@@ -121,7 +121,10 @@ class RedisSettings(BaseModel):
     model_config = _Frozen
 
     #: ``redis://host:port/db``, or ``rediss://`` for TLS. No password here: the URL is not a secret.
+    #: ``redis+cluster://host:port`` (``rediss+cluster://`` with TLS) names one node of a Redis Cluster.
     url: str = "redis://localhost:6379/0"
+    #: Use the Redis Cluster client (the same as a ``redis+cluster://`` URL): the URL names any one node.
+    cluster: bool = False
     #: ACL user (Redis 6+); the default user when unset.
     username: str | None = None
     #: A secret: masked in logs and reprs.
@@ -146,15 +149,21 @@ class RedisSettings(BaseModel):
         from urllib.parse import urlsplit
 
         parts = urlsplit(value)
-        if parts.scheme not in ("redis", "rediss", "unix"):
-            raise ValueError(f"scheme {parts.scheme!r} is not redis://, rediss:// or unix://")
+        if parts.scheme not in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
+            raise ValueError(
+                f"scheme {parts.scheme!r} is not redis://, rediss://, unix://, redis+cluster:// or rediss+cluster://"
+            )
         if parts.password:
             raise ValueError("the URL holds a password: set redis.password (a secret, never logged) instead")
         return value
 
     @property
     def uses_tls(self) -> bool:
-        return self.tls or self.url.startswith("rediss://")
+        return self.tls or self.url.startswith(("rediss://", "rediss+cluster://"))
+
+    @property
+    def uses_cluster(self) -> bool:
+        return self.cluster or self.url.startswith(("redis+cluster://", "rediss+cluster://"))
 
 
 class TopicsSettings(BaseModel):
@@ -176,6 +185,19 @@ class TopicsSettings(BaseModel):
     output_partitions: int = Field(default=6, ge=1)
     #: Replicas of every topic ``processor topics create`` makes (3 on a production cluster).
     replication_factor: int = Field(default=1, ge=1)
+    #: ``min.insync.replicas`` of every topic ``processor topics create`` makes; the broker's default when
+    #: unset. With ``acks=all`` (the processor's producers) a write needs this many replicas: 2 of 3
+    #: survives one broker down without losing an acknowledged write.
+    min_insync_replicas: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _isr_fits(self) -> TopicsSettings:
+        if self.min_insync_replicas is not None and self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"min_insync_replicas {self.min_insync_replicas} > replication_factor {self.replication_factor}: "
+                "no write could ever succeed"
+            )
+        return self
 
 
 class ModelsSettings(BaseModel):

@@ -428,6 +428,9 @@ env: KAFKA_PORT=$KAFKA_PORT KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT REDIS_P
 EOF
 }
 
+# sourced (by deploy/local/cluster.sh, for the helpers above): define, do not dispatch
+[[ "${BASH_SOURCE[0]}" != "$0" ]] && return 0
+
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;

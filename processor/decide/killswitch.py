@@ -26,6 +26,7 @@ import orjson
 import redis
 
 from processor.state.keys import Keys
+from processor.state.redis_client import read_many
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class KillSwitch:
         self._next_poll = now + self._interval
         names = [self._keys.killswitch(GLOBAL)] + [self._keys.killswitch(t) for t in self._types]
         try:
-            values = self._client.mget(names)
+            values = read_many(self._client, names)
         except redis.RedisError as exc:
             if self.reachable:
                 log.warning("kill switch unreadable (%s): the last known state holds", exc)

@@ -21,15 +21,19 @@ class TopicResult:
 
 def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[TopicResult]:
     t = settings.topics
-    big = {"max.message.bytes": str(MAX_OUTPUT_MESSAGE_BYTES)}
+    # with acks=all, a write is acknowledged once min.insync.replicas replicas have it
+    isr = {} if t.min_insync_replicas is None else {"min.insync.replicas": str(t.min_insync_replicas)}
+    big = {"max.message.bytes": str(MAX_OUTPUT_MESSAGE_BYTES), **isr}
     wanted = [
         # the input accepts values a little over the processor's limit, so oversized events
         # reach the processor and get quarantined instead of bouncing at the producer
-        NewTopic(t.raw, t.raw_partitions, t.replication_factor, config={"max.message.bytes": str(4 * 1024 * 1024)}),
-        NewTopic(t.scored, t.output_partitions, t.replication_factor),
+        NewTopic(
+            t.raw, t.raw_partitions, t.replication_factor, config={"max.message.bytes": str(4 * 1024 * 1024), **isr}
+        ),
+        NewTopic(t.scored, t.output_partitions, t.replication_factor, config=dict(isr)),
         NewTopic(t.review, t.output_partitions, t.replication_factor, config=big),
         NewTopic(t.quarantine, t.output_partitions, t.replication_factor, config=big),
-        NewTopic(t.feedback, t.output_partitions, t.replication_factor),
+        NewTopic(t.feedback, t.output_partitions, t.replication_factor, config=dict(isr)),
     ]
     if settings.models.shadow_topic:  # shadow-model comparisons, when configured
         wanted.append(NewTopic(settings.models.shadow_topic, t.output_partitions, t.replication_factor))

@@ -36,6 +36,7 @@ from processor.quarantine.headers import (
     without_replay_headers,
 )
 from processor.quarantine.records import QuarantinedRecord
+from processor.state.redis_client import read_many
 
 
 @dataclass(slots=True)
@@ -68,7 +69,7 @@ class ReplayLedger:
     def replayed(self, coordinates: Sequence[str]) -> dict[str, dict[str, Any]]:
         if not coordinates:
             return {}
-        values = self._client.mget([self._key(c) for c in coordinates])
+        values = read_many(self._client, [self._key(c) for c in coordinates])
         return {c: json.loads(v) for c, v in zip(coordinates, values, strict=True) if v is not None}
 
     def record(self, entries: dict[str, dict[str, Any]]) -> None:

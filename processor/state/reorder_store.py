@@ -138,15 +138,18 @@ class ReorderStore:
         for offset, payload in change.added.items():
             args.extend((offset, payload))
         args.extend(change.removed)
-        self._apply(
-            keys=[
-                k.buffer_state(t, p),
-                k.buffer_items(t, p),
-                k.buffer_undo(t, p, change.new_generation),
-                k.buffer_undo(t, p, change.expected_generation),
-            ],
-            args=args,
-            client=pipe,
+        # what Script.__call__ does on a plain pipeline, spelt out so it also runs on the cluster
+        # client's pipeline (processor/state/redis_client.py), whose evalsha() redis-py blocks
+        pipe.scripts.add(self._apply)
+        pipe.execute_command(
+            "EVALSHA",
+            self._apply.sha,
+            4,
+            k.buffer_state(t, p),
+            k.buffer_items(t, p),
+            k.buffer_undo(t, p, change.new_generation),
+            k.buffer_undo(t, p, change.expected_generation),
+            *args,
         )
 
     def load(self, topic: str, partition: int) -> StoredPartition:

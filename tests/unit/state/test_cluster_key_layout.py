@@ -1,0 +1,207 @@
+"""Redis Cluster readiness of what the state code actually sends (DESIGN.md §4).
+
+Every script call is recorded as it is queued or made, and its keys are mapped to slots with
+the cluster's own rule: CRC16-XMODEM of the hash tag (or of the whole key) mod 16384, computed
+here from the specification rather than with the client's helper. A script whose keys sit in
+two slots would fail with CROSSSLOT on a cluster; dedupe marks and history sets must be queued
+as single-key commands on the batch's pipeline and spread over the slots.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from processor.messages import Event, RawMessage
+from processor.model.features.base import HistoryCounter
+from processor.review.store import DoneRecord, ReviewStore
+from processor.state.dedupe import DedupeStore
+from processor.state.entity_history import EntityHistory
+from processor.state.keys import Keys
+from processor.state.reorder_store import BufferChange, ReorderStore
+
+SLOTS = 16384
+
+
+def _crc16_xmodem(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def slot(key: str | bytes) -> int:
+    """The Redis Cluster key slot: the hash tag ({...}, first '{' to the next '}', non-empty) or the key."""
+    raw = key.encode() if isinstance(key, str) else key
+    start = raw.find(b"{")
+    if start >= 0:
+        end = raw.find(b"}", start + 1)
+        if end > start + 1:
+            raw = raw[start + 1 : end]
+    return _crc16_xmodem(raw) % SLOTS
+
+
+def test_the_slot_function_matches_the_cluster_specification():
+    assert _crc16_xmodem(b"123456789") == 0x31C3  # the check value the specification gives
+    assert slot("foo") == 12182  # CLUSTER KEYSLOT foo
+    assert slot("{user1000}.following") == slot("{user1000}.followers") == slot("user1000")
+    assert slot("foo{}{bar}") == slot("foo{}{bar}")  # an empty tag: the whole key is hashed
+    assert slot("foo{{bar}}zap") == slot("{bar")
+
+
+class _Script:
+    def __init__(self, recorder: _Recorder, text: str) -> None:
+        self._recorder = recorder
+        self.sha = f"sha-{len(recorder.scripts)}"
+        self.script = text
+        recorder.scripts[self.sha] = text
+
+    def __call__(self, keys: list[str] | None = None, args: list[Any] | None = None, client: Any = None) -> Any:
+        self._recorder.calls.append(("EVALSHA", self.sha, list(keys or [])))
+        return self._recorder.reply(self.sha)
+
+
+class _Pipe:
+    def __init__(self, recorder: _Recorder) -> None:
+        self._recorder = recorder
+        self.scripts: set[Any] = set()
+        self.queued: list[tuple[Any, ...]] = []
+
+    def __len__(self) -> int:
+        return len(self.queued)
+
+    def execute_command(self, *args: Any, **_: Any) -> _Pipe:
+        self.queued.append(args)
+        if args[0] == "EVALSHA":
+            numkeys = int(args[2])
+            self._recorder.calls.append(("EVALSHA", args[1], [str(k) for k in args[3 : 3 + numkeys]]))
+        else:
+            self._recorder.calls.append((str(args[0]), None, [str(args[1])]))
+        return self
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        return [None] * len(self.queued)
+
+
+class _Recorder:
+    """Stands in for the client: records script calls and single-key pipeline commands."""
+
+    def __init__(self) -> None:
+        self.scripts: dict[str, str] = {}
+        self.calls: list[tuple[str, str | None, list[str]]] = []
+        self.gens = [b"2", b"1", b"0"]
+
+    def register_script(self, text: str) -> _Script:
+        return _Script(self, text)
+
+    def pipeline(self, transaction: bool = False) -> _Pipe:
+        return _Pipe(self)
+
+    def hmget(self, key: str, fields: list[str]) -> list[bytes | None]:
+        return [self.gens.pop(0) if self.gens else b"0", None]
+
+    def reply(self, sha: str) -> Any:
+        return [b"claimed", b""] if "claimed" in self.scripts[sha] else 1
+
+    def zrem(self, *_: Any) -> int:
+        return 1
+
+    def script_calls(self) -> list[list[str]]:
+        return [keys for name, _, keys in self.calls if name == "EVALSHA"]
+
+
+def _event(event_id: str, ip: str, partition: int = 0, offset: int = 0) -> Event:
+    raw = RawMessage(topic="events.raw", partition=partition, offset=offset, key=None, value=b"{}")
+    record = {"event_id": event_id, "ip": ip, "entity_id": "u1"}
+    return Event(
+        raw=raw,
+        record=record,
+        event_id=event_id,
+        event_type="signup",
+        entity_id="u1",
+        occurred_at=1_000_000,
+        sequence=None,
+        schema_version=None,
+        encoding="json",
+    )
+
+
+class _Module:
+    HISTORY = (
+        HistoryCounter("signups_per_ip_1h", "ip", 3_600_000),
+        HistoryCounter("signups_per_ip_24h", "ip", 86_400_000),
+    )
+
+
+PREFIXES = ["proc:", "tenant/{odd}:", ""]
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_every_reorder_script_keeps_its_keys_in_one_slot(prefix):
+    client = _Recorder()
+    store = ReorderStore(client, Keys(prefix))  # type: ignore[arg-type]
+    pipe = client.pipeline()
+    for topic in ("events.raw", "tenant.a.raw"):
+        for partition in range(24):
+            change = BufferChange(topic, partition, 4, 5, b"{}", {10: b"a", 11: b"b"}, [3], owner="p-1")
+            store.queue_apply(pipe, change)
+    store.reconcile("events.raw", 7, 0)  # walks back generations 2 and 1: two revert calls
+    calls = client.script_calls()
+    assert len(calls) == 2 * 24 + 2
+    assert {len(keys) for keys in calls[:-2]} == {4} and {len(keys) for keys in calls[-2:]} == {3}
+    for keys in calls:
+        assert len({slot(k) for k in keys}) == 1, keys
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_every_review_script_keeps_its_keys_in_one_slot(prefix):
+    client = _Recorder()
+    store = ReviewStore(client, prefix)  # type: ignore[arg-type]
+    for event_id in ("e-1", "{e}-2", "x}{y", "évé-4", "a" * 300):
+        store.claim(event_id, "alice", 1_000)
+        store.hold(event_id, "token", 1_000)
+        store.release(event_id, "token")
+        record = DoneRecord(event_id=event_id, decision="approve", label="legit", reviewer="alice", decided_at=1)
+        store.finish("token", record)
+    calls = client.script_calls()
+    assert max(len(keys) for keys in calls) == 3
+    for keys in calls:
+        assert len({slot(k) for k in keys}) == 1, keys
+
+
+def test_dedupe_marks_are_single_key_commands_on_one_pipeline_spread_over_the_slots():
+    client = _Recorder()
+    DedupeStore(client, Keys("proc:"), ttl_s=60).first_sightings(  # type: ignore[arg-type]
+        [_event(f"evt-{i}", "203.0.113.7", offset=i) for i in range(3000)]
+    )
+    assert not client.script_calls()  # a plain SET per mark: no script, never two slots at once
+    keys = [keys[0] for name, _, keys in client.calls if name == "SET"]
+    assert len(keys) == 3000
+    _assert_spread(keys)
+
+
+def test_history_scripts_touch_one_key_each_and_spread_over_the_slots():
+    client = _Recorder()
+    history = EntityHistory(client, Keys("proc:"), retention_slack_ms=60_000)  # type: ignore[arg-type]
+    pipe = client.pipeline()
+    events = [_event(f"evt-{i}", f"198.51.{i // 256}.{i % 256}") for i in range(3000)]
+    history.queue(pipe, events, {"signup": _Module()})  # type: ignore[dict-item]
+    calls = client.script_calls()
+    assert len(calls) == 3000  # one call per distinct key, both counters of a field in it
+    assert {len(keys) for keys in calls} == {1}
+    _assert_spread([keys[0] for keys in calls])
+
+
+def _assert_spread(keys: list[str]) -> None:
+    """Keys without neighbours land all over the cluster: on each third of the slots (three masters
+    of a freshly created cluster) about a third of them, and in many distinct slots."""
+    slots = [slot(k) for k in keys]
+    assert len(set(slots)) > len(keys) * 0.8
+    thirds = Counter(s * 3 // SLOTS for s in slots)
+    for third in range(3):
+        assert abs(thirds[third] - len(keys) / 3) < len(keys) * 0.05, thirds
