@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from helpers.records import run_signup
 from processor.serializers.avro import encode_single_object
 from processor.serializers.schemas import SchemaStore
 
@@ -22,30 +23,6 @@ class Case:
     stage: str | None = None
     code: str | None = None
     event_id: str | None = None
-
-
-def _signup(i: int, t: int, run: str) -> dict[str, Any]:
-    return {
-        "event_id": f"{run}-su-{i}",
-        "event_type": "user_signed_up",
-        "schema_version": 2,
-        "occurred_at": t,
-        "entity_id": f"{run}-user-{i}",
-        "sequence": None,
-        "source": "web",
-        "email": f"person{i}@example.com",
-        "country": "DE",
-        "ip_address": f"203.0.113.{i % 250}",
-        "ip_country": "DE",
-        "device_type": "desktop",
-        "user_agent": "Mozilla/5.0",
-        "plan": "pro",
-        "marketing_source": "organic",
-        "age_years": 30,
-        "signup_duration_ms": 15_000,
-        "email_verified": True,
-        "referral_code": None,
-    }
 
 
 def _document(i: int, t: int, run: str, uploader: int, seq: int) -> dict[str, Any]:
@@ -115,7 +92,7 @@ def hostile_mix(now_ms: int, run: str, schemas: SchemaStore) -> list[Case]:
 
     # valid sign-ups, some as Avro (v1 and v2 writer schemas)
     for i in range(40):
-        rec = _signup(i, t0 + i * 1000, run)
+        rec = run_signup(run, i, t0 + i * 1000)
         if i % 4 == 0:
             rec.pop("referral_code")
             rec["schema_version"] = 1
@@ -139,7 +116,7 @@ def hostile_mix(now_ms: int, run: str, schemas: SchemaStore) -> list[Case]:
     for c in dup_source:
         cases.append(Case(c.key, c.value, "duplicate", event_id=c.event_id))
     # tolerant coercion: numbers as strings in the tolerant type
-    coerced = _signup(900, t0 + 200_000, run)
+    coerced = run_signup(run, 900, t0 + 200_000)
     coerced["age_years"] = "41"
     coerced["signup_duration_ms"] = "12000"
     coerced["extra_unknown_field"] = "dropped"
@@ -147,7 +124,7 @@ def hostile_mix(now_ms: int, run: str, schemas: SchemaStore) -> list[Case]:
     # late: far behind the watermark once the stream has moved on (flag policy for sign-ups,
     # quarantine policy for documents). Watermarks are per partition and type, so each late event
     # reuses the key of an entity seen earlier: its partition has released that type before.
-    late_signup = _signup(950, t0 - 300_000, run)
+    late_signup = run_signup(run, 950, t0 - 300_000)
     late_signup["entity_id"] = f"{run}-user-2"
     ok(late_signup, expect="late_decided")
     late_doc = _document(960, t0 - 300_000, run, 0, 99)
@@ -164,7 +141,7 @@ def hostile_mix(now_ms: int, run: str, schemas: SchemaStore) -> list[Case]:
     big = _jira(990, t0, run)
     big["description"] = "x" * 1_100_000
     bad(big, "decode", "oversized")
-    avro = encode_single_object(schemas.latest("user_signed_up"), _signup(991, t0, run))
+    avro = encode_single_object(schemas.latest("user_signed_up"), run_signup(run, 991, t0))
     bad(b"\xc3\x01" + b"\x00" * 8 + avro[10:], "decode", "unknown_schema_fingerprint")
     bad(avro[: len(avro) // 2], "decode", "avro_truncated")
     bad(b"\x00\x00\x00\x00\x01rest", "decode", "schema_registry_not_configured")
@@ -174,7 +151,7 @@ def hostile_mix(now_ms: int, run: str, schemas: SchemaStore) -> list[Case]:
         rec["event_id"] = f"{run}-missing-{name}"
         del rec[name]
         bad(rec, "schema", "missing_envelope_field")
-    unknown = _signup(993, t0, run)
+    unknown = run_signup(run, 993, t0)
     unknown["event_type"] = "alien_landed"
     bad(unknown, "schema", "unknown_event_type")
     wrong = _document(994, t0, run, 1, 1)
@@ -187,7 +164,7 @@ def hostile_mix(now_ms: int, run: str, schemas: SchemaStore) -> list[Case]:
     extra["surprise"] = 1
     bad(extra, "schema", "unknown_field")
     # semantic failures
-    age = _signup(997, t0, run)
+    age = run_signup(run, 997, t0)
     age["age_years"] = 500
     bad(age, "semantic", "out_of_range")
     neg = _document(998, t0, run, 1, 1)
@@ -196,8 +173,8 @@ def hostile_mix(now_ms: int, run: str, schemas: SchemaStore) -> list[Case]:
     sha = _document(999, t0, run, 1, 1)
     sha["sha256"] = "not-a-hash"
     bad(sha, "semantic", "bad_format")
-    future = _signup(1000, now_ms + 10 * 86_400_000, run)
+    future = run_signup(run, 1000, now_ms + 10 * 86_400_000)
     bad(future, "semantic", "occurred_at_in_future")
-    old = _signup(1001, 1_000_000, run)
+    old = run_signup(run, 1001, 1_000_000)
     bad(old, "semantic", "occurred_at_out_of_range")
     return cases

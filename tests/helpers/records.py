@@ -68,3 +68,29 @@ def sensor_pipelines(**config: Any) -> PipelinesConfig:
 def sensor_record(**fields: Any) -> dict[str, Any]:
     """A ``sensor_read`` record at ``T0``; ``fields`` add to or replace its defaults."""
     return {"event_id": "s-1", "event_type": "sensor_read", "occurred_at": T0, "entity_id": "dev-1", **fields}
+
+
+def run_signup(run: str, i: int, occurred_at: int, *, plan: str = "pro") -> dict[str, Any]:
+    """A valid user_signed_up (latest schema, every field) for integration streams: ids carry ``run``."""
+    return {
+        **envelope(
+            "user_signed_up",
+            f"{run}-su-{i}",
+            f"{run}-user-{i}",
+            schema_version=2,
+            source="web",
+            occurred_at=occurred_at,
+        ),
+        "email": f"person{i}@example.com",
+        "country": "DE",
+        "ip_address": f"203.0.113.{i % 250}",
+        "ip_country": "DE",
+        "device_type": "desktop",
+        "user_agent": "Mozilla/5.0",
+        "plan": plan,
+        "marketing_source": "organic",
+        "age_years": 30,
+        "signup_duration_ms": 15_000,
+        "email_verified": True,
+        "referral_code": None,
+    }

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from helpers.kafka import produce, settings_env
+from helpers.records import run_signup
 from processor.audit import read_topic
 from processor.config import Settings
 from processor.serializers.outputs import decode_json_output
@@ -42,27 +43,7 @@ def review_env(settings: Settings) -> dict[str, str]:
 
 def signup(run: str, i: int, *, plan: str = "enterprise", **fields: Any) -> dict[str, Any]:
     """A valid user_signed_up; an enterprise plan always reaches a human (rule enterprise-manual-check)."""
-    record = {
-        "event_id": f"{run}-su-{i}",
-        "event_type": "user_signed_up",
-        "schema_version": 2,
-        "occurred_at": int(time.time() * 1000) - 60_000 + i,
-        "entity_id": f"{run}-user-{i}",
-        "sequence": None,
-        "source": "web",
-        "email": f"person{i}@example.com",
-        "country": "DE",
-        "ip_address": f"203.0.113.{i % 250}",
-        "ip_country": "DE",
-        "device_type": "desktop",
-        "user_agent": "Mozilla/5.0",
-        "plan": plan,
-        "marketing_source": "organic",
-        "age_years": 30,
-        "signup_duration_ms": 15_000,
-        "email_verified": True,
-        "referral_code": None,
-    }
+    record = run_signup(run, i, int(time.time() * 1000) - 60_000 + i, plan=plan)
     record.update(fields)
     return record
 

@@ -18,6 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from helpers.kafka import settings_env
+from helpers.processes import stop
 from processor.config import Settings
 from processor.ingest.app import create_app
 from processor.ingest.auth import hash_token, new_token
@@ -111,10 +112,4 @@ def gateway_process(topic_factory: Callable[..., Settings], tmp_path: Path) -> I
     for gateway in started:
         gateway.client.close()
         assert gateway.process is not None
-        if gateway.process.poll() is None:
-            gateway.process.terminate()
-            try:
-                gateway.process.wait(30)
-            except subprocess.TimeoutExpired:
-                gateway.process.kill()
-                gateway.process.wait(10)
+        stop(gateway.process, grace_s=30)

@@ -25,6 +25,7 @@ import yaml
 
 from helpers.kafka import settings_env, wait_for
 from helpers.net import free_port
+from helpers.processes import stop
 from processor.config import PROJECT_ROOT, Settings
 from processor.simulate import run_simulate
 
@@ -109,12 +110,7 @@ def prometheus_factory(prometheus_binary: str, tmp_path: Path) -> Iterator[Calla
 
     yield start
     for proc in started:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc, grace_s=10)
 
 
 @pytest.fixture
@@ -142,13 +138,7 @@ def monitored_processor(tmp_path: Path) -> Iterator[Callable[[Settings, int], su
 
     yield start
     for proc in started:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop(proc)
 
 
 def _drift_alerts(prom: _Prometheus, state: str | None = None) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from helpers.net import free_port
+from helpers.processes import stop
 from helpers.review import PASSWORDS, review_env
 from processor.config import PROJECT_ROOT, ReviewSettings, Settings
 from processor.review.passwords import hash_password
@@ -82,13 +83,7 @@ def review_server(tmp_path: Path) -> Iterator[Callable[[Settings], str]]:
 
     yield start
     for proc in started:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop(proc)
 
 
 @pytest.fixture(scope="session")
