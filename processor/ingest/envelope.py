@@ -15,9 +15,8 @@ from typing import Any
 
 import orjson
 
-from processor.ingest.payloads import depth
 from processor.ingest.rejections import Rejection
-from processor.stages.decode import rfc3339_ms
+from processor.stages.decode import json_depth, rfc3339_ms
 
 #: Ids are Kafka keys and Redis key parts: bounded, so one client cannot make them huge.
 MAX_ID_CHARS = 512
@@ -37,7 +36,7 @@ def check_event(item: Any, *, known_types: Collection[str], max_bytes: int, max_
     """The envelope of one event; raises ``Rejection`` (400/413/422) naming the field."""
     if not isinstance(item, dict):
         raise Rejection(400, "not_an_object", f"an event must be a JSON object, got {_kind(item)}")
-    if depth(item) > max_depth:
+    if json_depth(item) > max_depth:
         raise Rejection(400, "too_deeply_nested", f"event nests deeper than {max_depth} levels")
     event_id = _id(item, "event_id")
     event_type = item.get("event_type")

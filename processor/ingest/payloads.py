@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.types import Message, Receive
 
 from processor.ingest.rejections import Rejection
+from processor.stages.decode import json_depth
 
 _STRING_LITERAL = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _NON_FINITE = re.compile(rb"(?<![\w.])-?(NaN|Infinity)(?![\w.])")
@@ -94,23 +95,9 @@ def parse_json(body: bytes, max_depth: int) -> Any:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise _diagnose(body, exc, max_depth) from None
-    if depth(parsed) > max_depth:
+    if json_depth(parsed) > max_depth:
         raise Rejection(400, "too_deeply_nested", f"JSON nests deeper than {max_depth} levels")
     return parsed
-
-
-def depth(value: Any) -> int:
-    """Nesting depth, iteratively (a recursive walk could itself overflow on hostile input)."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        deepest = max(deepest, level)
-        if isinstance(node, dict):
-            stack.extend((v, level + 1) for v in node.values() if isinstance(v, dict | list))
-        elif isinstance(node, list):
-            stack.extend((v, level + 1) for v in node if isinstance(v, dict | list))
-    return deepest
 
 
 def _diagnose(body: bytes, exc: Exception, max_depth: int) -> Rejection:

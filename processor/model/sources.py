@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import fastavro
 import orjson
@@ -56,6 +56,13 @@ class EventSource(Protocol):
         ...
 
 
+def _open_events(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise ConfigError("events_file_unreadable", f"cannot read events file {path}: {exc}") from exc
+
+
 @dataclass
 class JsonlFile:
     path: Path
@@ -66,10 +73,7 @@ class JsonlFile:
         self.name = self.name or f"jsonl:{self.path}"
 
     def messages(self) -> Iterator[tuple[int, bytes]]:
-        try:
-            handle = self.path.open("rb")
-        except OSError as exc:
-            raise ConfigError("events_file_unreadable", f"cannot read events file {self.path}: {exc}") from exc
+        handle = _open_events(self.path)
         with handle:
             for number, line in enumerate(handle, start=1):
                 self._hasher.update(line)
@@ -90,10 +94,7 @@ class AvroFile:
         self.name = self.name or f"avro:{self.path}"
 
     def messages(self) -> Iterator[tuple[int, bytes]]:
-        try:
-            handle = self.path.open("rb")
-        except OSError as exc:
-            raise ConfigError("events_file_unreadable", f"cannot read events file {self.path}: {exc}") from exc
+        handle = _open_events(self.path)
         with handle:
             try:
                 reader = fastavro.reader(handle)

@@ -73,7 +73,7 @@ class Decoder:
         if not isinstance(parsed, dict):
             raise DecodeError("not_an_object", f"JSON value is a {type(parsed).__name__}, not an object")
         # Counting brackets is a cheap C-level scan; only walk when nesting could exceed the limit.
-        if value.count(b"{") + value.count(b"[") > self._max_depth and _depth(parsed) > self._max_depth:
+        if value.count(b"{") + value.count(b"[") > self._max_depth and json_depth(parsed) > self._max_depth:
             raise DecodeError("too_deeply_nested", f"JSON nests deeper than {self._max_depth} levels")
         return parsed
 
@@ -219,7 +219,7 @@ def rfc3339_ms(value: str) -> int | None:
     return int(parsed.timestamp() * 1000)
 
 
-def _depth(value: Any) -> int:
+def json_depth(value: Any) -> int:
     """Nesting depth, iteratively (a recursive walk could itself overflow on hostile input)."""
     deepest = 0
     stack: list[tuple[Any, int]] = [(value, 1)]
