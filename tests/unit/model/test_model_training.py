@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -119,8 +120,10 @@ def test_is_deterministic(tmp_path: Path, train: Train, write_events: Jsonl, mak
     path = write_events(make_signups(300, seed=5))
     first = train(path, load_settings(models={"dir": tmp_path / "a"}))
     second = train(path, load_settings(models={"dir": tmp_path / "b"}))
+    a, b = first.artifact.model_path.read_text(), second.artifact.model_path.read_text()
+    # on a mismatch, show where the texts part (a tree, a threshold, the parameters) rather than two hashes
+    assert a == b, "".join(list(difflib.unified_diff(a.splitlines(True), b.splitlines(True), n=1))[:40])
     assert first.artifact.version == second.artifact.version
-    assert first.artifact.model_path.read_text() == second.artifact.model_path.read_text()
     assert first.metrics == second.metrics
 
 
