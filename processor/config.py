@@ -237,7 +237,8 @@ class ProcessingSettings(BaseModel):
 
     #: Most messages consumed and committed as one transaction.
     batch_size: int = Field(default=1_000, ge=1, le=100_000)
-    #: Longest wait for a batch to fill: bounds latency (a transaction at least this often under load).
+    #: Longest wait for input when none is queued. A batch never waits to fill: it takes what has
+    #: been fetched, so batches grow with the load and an event under light load is not held back.
     batch_timeout_ms: int = Field(default=50, ge=1)
     #: Larger input values are quarantined (``decode/oversized``).
     max_message_bytes: int = Field(default=1_000_000, ge=1_024)
