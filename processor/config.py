@@ -117,13 +117,25 @@ class KafkaSettings(BaseModel):
         return conf
 
 
+def _seed_urls(url: str) -> tuple[str, ...]:
+    """``scheme://a:1,b:2/path`` as ``scheme://a:1/path`` and ``scheme://b:2/path``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return (url,)
+    netloc, slash, tail = rest.partition("/")
+    user, at, hosts = netloc.rpartition("@")
+    return tuple(f"{scheme}://{user}{at}{host}{slash}{tail}" for host in hosts.split(","))
+
+
 class RedisSettings(BaseModel):
     model_config = _Frozen
 
     #: ``redis://host:port/db``, or ``rediss://`` for TLS. No password here: the URL is not a secret.
-    #: ``redis+cluster://host:port`` (``rediss+cluster://`` with TLS) names one node of a Redis Cluster.
+    #: ``redis+cluster://host:port`` (``rediss+cluster://`` with TLS) names a node of a Redis Cluster;
+    #: name several, comma-separated (``redis+cluster://a:7000,b:7000,c:7000``), and the processor
+    #: starts as long as any one of them answers.
     url: str = "redis://localhost:6379/0"
-    #: Use the Redis Cluster client (the same as a ``redis+cluster://`` URL): the URL names any one node.
+    #: Use the Redis Cluster client (the same as a ``redis+cluster://`` URL): the URL names its nodes.
     cluster: bool = False
     #: ACL user (Redis 6+); the default user when unset.
     username: str | None = None
@@ -155,7 +167,28 @@ class RedisSettings(BaseModel):
             )
         if parts.password:
             raise ValueError("the URL holds a password: set redis.password (a secret, never logged) instead")
+        for seed in _seed_urls(value):
+            seed_parts = urlsplit(seed)
+            try:
+                seed_parts.port  # noqa: B018 (parsing it is the check)
+            except ValueError as exc:
+                raise ValueError(f"{seed_parts.netloc!r} in the URL is not host:port ({exc})") from exc
+            if not seed_parts.hostname and seed_parts.scheme != "unix":
+                raise ValueError(f"the URL names no host: {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _several_hosts_need_the_cluster_client(self) -> RedisSettings:
+        if len(self.seed_urls) > 1 and not self.uses_cluster:
+            raise ValueError(
+                "the URL names several hosts: only a Redis Cluster takes a list (redis+cluster:// or cluster: true)"
+            )
+        return self
+
+    @property
+    def seed_urls(self) -> tuple[str, ...]:
+        """The URL once per host it names (one unless a Redis Cluster lists several seed nodes)."""
+        return _seed_urls(self.url)
 
     @property
     def uses_tls(self) -> bool:

@@ -306,7 +306,7 @@ case "${1:-}" in
     ;;
   env)
     echo "PROCESSOR_KAFKA__BOOTSTRAP_SERVERS=$(bootstrap)"
-    echo "PROCESSOR_REDIS__URL=redis+cluster://127.0.0.1:${REDIS_PORTS[0]}"
+    echo "PROCESSOR_REDIS__URL=redis+cluster://127.0.0.1:${REDIS_PORTS[0]},127.0.0.1:${REDIS_PORTS[1]},127.0.0.1:${REDIS_PORTS[2]}"
     echo "PROCESSOR_TOPICS__REPLICATION_FACTOR=3"
     echo "PROCESSOR_TOPICS__MIN_INSYNC_REPLICAS=2"
     ;;

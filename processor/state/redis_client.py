@@ -1,7 +1,8 @@
 """The Redis client, built from settings in one place (password, TLS and Redis Cluster included).
 
 With ``redis+cluster://host:port`` (or ``redis.cluster: true``) the client is redis-py's
-``RedisCluster``, seeded from that node. The processor's state code queues Lua scripts on
+``RedisCluster``, seeded from that node, or from every node of ``redis+cluster://a:1,b:2,c:3``
+(a restart then does not depend on one particular node being up). The processor's state code queues Lua scripts on
 pipelines as ``EVALSHA`` and lets the pipeline make sure the server has them (``pipe.scripts``);
 redis-py's ``ClusterPipeline`` has neither, so the cluster client hands out a thin pipeline that
 adds it: scripts are loaded on every primary when registered, and a ``NOSCRIPT`` reply (a replica
@@ -14,9 +15,10 @@ from __future__ import annotations
 import contextlib
 import ssl
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import redis
-from redis.cluster import RedisCluster
+from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError, RedisClusterException
 
@@ -25,7 +27,8 @@ from processor.config import RedisSettings
 
 def connect(settings: RedisSettings) -> redis.Redis:
     password = settings.password.get_secret_value() if settings.password is not None else None
-    url = settings.url.replace("+cluster://", "://", 1)
+    first, *others = settings.seed_urls
+    url = first.replace("+cluster://", "://", 1)
     tls: dict[str, Any] = {}
     if settings.uses_tls:
         if url.startswith("redis://"):
@@ -48,7 +51,9 @@ def connect(settings: RedisSettings) -> redis.Redis:
     if settings.uses_cluster:
         # The processor only uses commands both clients share (and pipelines, see ClusterClient);
         # one static type keeps every caller unchanged.
-        return cast(redis.Redis, ClusterClient.from_url(url, **common))
+        nodes = [urlsplit(seed) for seed in others]
+        seeds = [ClusterNode(n.hostname, n.port or 6379) for n in nodes]  # type: ignore[no-untyped-call]
+        return cast(redis.Redis, ClusterClient.from_url(url, startup_nodes=seeds, **common))
     return redis.Redis.from_url(url, health_check_interval=30, **common)
 
 

@@ -36,3 +36,34 @@ def test_min_insync_replicas_cannot_exceed_the_replication_factor():
     assert TopicsSettings(replication_factor=3, min_insync_replicas=2).min_insync_replicas == 2
     with pytest.raises(ValidationError, match="no write could ever succeed"):
         TopicsSettings(replication_factor=1, min_insync_replicas=2)
+
+
+def test_a_cluster_url_can_name_several_seed_nodes():
+    settings = RedisSettings(url="rediss+cluster://a.internal:7000,b.internal:7001,[fd00::3]:7002")
+    assert settings.seed_urls == (
+        "rediss+cluster://a.internal:7000",
+        "rediss+cluster://b.internal:7001",
+        "rediss+cluster://[fd00::3]:7002",
+    )
+    assert settings.uses_cluster and settings.uses_tls
+
+
+def test_one_host_is_one_seed_with_its_path_and_user():
+    assert RedisSettings(url="redis://ops@localhost:6379/2").seed_urls == ("redis://ops@localhost:6379/2",)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis://a:6379,b:6379/0", "only a Redis Cluster takes a list"),
+        ("redis+cluster://a:7000,b:70x0", "'b:70x0' in the URL is not host:port"),
+        ("redis+cluster://a:7000,,b:7001", "names no host"),
+    ],
+)
+def test_a_bad_seed_list_is_refused_with_what_is_wrong(url, message):
+    with pytest.raises(ValidationError, match=message):
+        RedisSettings(url=url)
+
+
+def test_the_flag_accepts_a_seed_list_with_a_plain_scheme():
+    assert len(RedisSettings(url="redis://a:7000,b:7000", cluster=True).seed_urls) == 2
