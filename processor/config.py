@@ -11,7 +11,7 @@ import json
 import re
 import socket
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
@@ -408,6 +408,10 @@ class ReviewSettings(BaseModel):
     session_secret: SecretStr | None = None
     #: Send the session cookie only over HTTPS; set when the app is served behind TLS.
     cookie_secure: bool = False
+    #: Proxies whose ``X-Forwarded-Proto``/``-For`` are believed (comma-separated addresses or
+    #: networks, or ``*``). Behind a TLS-terminating proxy (an Ingress) name it here, or the app
+    #: thinks it is served over http and refuses every form post of an https page as cross-origin.
+    forwarded_allow_ips: str = "127.0.0.1"
     session_max_age_s: int = Field(default=8 * 3600, ge=60)
     #: Items waiting longer than this are flagged overdue and counted once as an SLA breach.
     sla_seconds: int = Field(default=3_600, ge=1)
@@ -515,8 +519,9 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = "auto"
 
     # Set by load_settings() before construction; a class attribute because pydantic-settings
-    # builds its sources from the class.
-    _config_file: Path | None = None
+    # builds its sources from the class. ClassVar, or pydantic makes it a private attribute whose
+    # class-level value is a descriptor, not None, and a plain Settings() fails.
+    _config_file: ClassVar[Path | None] = None
 
     @classmethod
     def settings_customise_sources(

@@ -46,6 +46,8 @@ def serve(settings: Settings, pipelines: PipelinesConfig) -> int:
             log_config=None,  # uvicorn's lines go through the processor's formatter (processor/logs.py)
             server_header=False,
             timeout_graceful_shutdown=10,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.review.forwarded_allow_ips,
         )
     finally:
         stop.set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,14 @@ def test_defaults(clean_env):
     assert s.schemas_dir == PROJECT_ROOT / "schemas"
     assert s.pipelines_file.is_file()
     assert s.kafka.sasl_password is None
+
+
+def test_settings_can_be_built_directly_in_a_fresh_process(clean_env):
+    # a fresh interpreter: in this one load_settings() has already set the class attribute
+    code = "from processor.config import Settings; print(Settings().kafka.bootstrap_servers)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "localhost:9092"
 
 
 @pytest.mark.parametrize("name", sorted(ENV))

@@ -31,7 +31,6 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-import uvicorn
 import yaml
 from kubernetes_validate.utils import ValidationError as K8sValidationError
 from prometheus_client import CollectorRegistry
@@ -56,8 +55,6 @@ KUBERNETES_VERSION = "1.33"
 CUSTOM_KINDS = {"ScaledObject", "TriggerAuthentication", "ServiceMonitor"}
 #: Not secret-typed (hashes), but kept in a Secret all the same: the client list is nobody's business.
 KEPT_IN_SECRETS = {"PROCESSOR_INGEST__API_TOKENS"}
-#: Variables read by a library rather than the settings model (uvicorn's: see the test below).
-LIBRARY_VARIABLES = {"FORWARDED_ALLOW_IPS"}
 
 Manifests = dict[tuple[str, str], dict[str, Any]]
 
@@ -335,9 +332,6 @@ def _check_settings_and_secrets(m: Manifests) -> None:
         assert set(config["data"]) & (SECRET_SETTINGS | KEPT_IN_SECRETS) == set(), f"a secret in ConfigMap {name}"
     for name, deployment in _all(m, "Deployment").items():
         for item in _container(deployment).get("env", []):
-            if item["name"] in LIBRARY_VARIABLES:
-                assert "value" in item, item
-                continue
             assert item["name"] in known, f"{name}: {item['name']} is not a setting"
             assert item["name"] in SECRET_SETTINGS | KEPT_IN_SECRETS, f"{name}: {item['name']} belongs in a ConfigMap"
             assert set(item) == {"name", "valueFrom"} and set(item["valueFrom"]) == {"secretKeyRef"}, item
@@ -499,8 +493,9 @@ def _ingest_stop_timeouts() -> dict[str, float]:
     return {"drain": float(captured["timeout_graceful_shutdown"]), "flush": float(flush)}
 
 
-def _review_stop_timeouts() -> dict[str, float]:
-    """What `processor review serve` waits for on SIGTERM: uvicorn's drain and its thread joins."""
+def _review_stop_timeouts(**review: Any) -> dict[str, Any]:
+    """What `processor review serve` waits for on SIGTERM: uvicorn's drain and its thread joins
+    (and the proxies it believes), read off a serve() that runs nothing."""
     captured: dict[str, Any] = {}
     joins: list[float] = []
 
@@ -516,9 +511,13 @@ def _review_stop_timeouts() -> dict[str, float]:
         mp.setattr(review_server, "create_app", lambda ctx: None)
         mp.setattr(review_server, "uvicorn", SimpleNamespace(run=lambda app, **kw: captured.update(kw)))
         mp.setattr(review_server, "threading", SimpleNamespace(Thread=_Thread, Event=threading.Event))
-        review_server.serve(load_settings(), SimpleNamespace())  # type: ignore[arg-type]
+        review_server.serve(load_settings(review=review), SimpleNamespace())  # type: ignore[arg-type]
     assert len(joins) == 2
-    return {"drain": float(captured["timeout_graceful_shutdown"]), "joins": sum(joins)}
+    return {
+        "drain": float(captured["timeout_graceful_shutdown"]),
+        "joins": sum(joins),
+        "forwarded_allow_ips": captured["forwarded_allow_ips"],
+    }
 
 
 def _check_shutdown_fits_in_the_grace_period(m: Manifests) -> None:
@@ -576,9 +575,10 @@ def test_the_secret_typed_settings_are_found() -> None:
     assert "PROCESSOR_REVIEW__PORT" not in SECRET_SETTINGS
 
 
-def test_the_library_variables_are_read_by_their_library(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.1.2.3")
-    assert "10.1.2.3" in str(uvicorn.Config(app=None).forwarded_allow_ips)
+def test_the_review_app_believes_the_proxies_its_settings_name() -> None:
+    """Behind the Ingress, uvicorn must take the forwarded scheme from the addresses the
+    ConfigMap names, or every https form post fails the same-origin check."""
+    assert _review_stop_timeouts(forwarded_allow_ips="10.1.2.3")["forwarded_allow_ips"] == "10.1.2.3"
 
 
 def test_the_apps_serve_what_the_probes_ask_for() -> None:
