@@ -96,9 +96,10 @@ def run_limit(settings: Settings, count: int) -> dict[str, Any]:
 
 
 def run_processor(settings: Settings, count: int) -> dict[str, Any]:
-    from processor.app import Processor
+    from processor.app import Processor, freeze_startup_heap
 
     processor = Processor(settings, load_pipelines(settings.pipelines_file))
+    freeze_startup_heap()  # as `processor run` does
     before = usage()
     summary = processor.run(max_idle_s=4.0)
     return _result(summary.inputs, summary.first_input, summary.last_output, before)

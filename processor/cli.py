@@ -19,7 +19,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from processor.app import Processor
+    from processor.app import Processor, freeze_startup_heap
     from processor.logs import masked_settings
     from processor.state.reorder_store import OwnershipLostError
 
@@ -34,6 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         serve(processor.metrics.registry, processor.health, settings.metrics.host, settings.metrics.port)
     processor.install_signal_handlers()
+    freeze_startup_heap()
     try:
         summary = processor.run(max_idle_s=args.max_idle)
     except OwnershipLostError as exc:
