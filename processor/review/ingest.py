@@ -54,7 +54,12 @@ class Ingest:
         )
         self._consumer = Consumer(conf)
         self._topics = settings.topics
-        self._consumer.subscribe([self._topics.review, self._topics.feedback])
+        # set on the first assignment, even an empty one: a replica the group gives no partition
+        # (more replicas than partitions) has nothing to catch up on and serves the shared store
+        self._assigned = threading.Event()
+        self._consumer.subscribe(
+            [self._topics.review, self._topics.feedback], on_assign=lambda _consumer, _parts: self._assigned.set()
+        )
         self.caught_up = threading.Event()
         self.last_error: str | None = None
 
@@ -123,14 +128,21 @@ class Ingest:
         """Feedback written by another tool names only the label: map it back to the decision."""
         return next((c.decision for c in self._choices.for_type(event_type) if c.label == label), label)
 
-    def catch_up(self, timeout_s: float = 60.0) -> bool:
-        """Read until every assigned partition is at its end (as of now); True when caught up."""
+    def catch_up(self, timeout_s: float = 60.0, stop: threading.Event | None = None) -> bool:
+        """Read until every assigned partition is at its end (as of now); True when caught up.
+
+        A replica whose assignment is empty once the group has formed is caught up at once: the
+        other replicas fill the store it serves from.
+        """
         deadline = time.monotonic() + timeout_s
         ends: dict[tuple[str, int], int] | None = None
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
             self.poll_once(0.5)
             assignment = self._consumer.assignment()
             if not assignment:
+                if self._assigned.is_set():
+                    self.caught_up.set()
+                    return True
                 continue
             if ends is None:
                 ends = {
@@ -154,7 +166,7 @@ class Ingest:
         """The serve loop: catch up (readiness waits for it), then keep following both topics."""
         while not stop.is_set() and not self.caught_up.is_set():
             try:
-                self.catch_up(timeout_s=30.0)
+                self.catch_up(timeout_s=30.0, stop=stop)
             except Exception as exc:  # keep the web app up; readiness says what is wrong
                 self.last_error = str(exc)
                 log.exception("review ingest catch-up failed; retrying")

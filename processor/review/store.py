@@ -274,6 +274,18 @@ class ReviewStore:
     def release(self, event_id: str, token: str) -> None:
         self._release(keys=[self._claim_key(event_id)], args=[token])
 
+    # -- sessions ------------------------------------------------------------------------------
+
+    def revoke_session(self, session_id: str, ttl_s: int) -> None:
+        """A signed-out session stays refused until its cookie would have expired anyway."""
+        self._r.set(self._revoked_key(session_id), b"1", ex=ttl_s)
+
+    def session_revoked(self, session_id: str) -> bool:
+        return bool(self._r.exists(self._revoked_key(session_id)))
+
+    def _revoked_key(self, session_id: str) -> str:
+        return f"{self._prefix}rv:revoked:{session_id}"
+
     def enqueued_at(self, event_id: str) -> int | None:
         score = self._r.zscore(self._queue, event_id)
         return None if score is None else int(score) % _PRIORITY_STEP

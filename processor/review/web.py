@@ -2,7 +2,7 @@
 
 Pages: sign in, the queue (priority, then age), one item (event, score, why it was escalated,
 features, rules), and the decision form. Every form carries a CSRF token; the session cookie is
-signed, HttpOnly and SameSite=Strict. Also ``/metrics``, ``/healthz`` and ``/readyz``.
+signed, HttpOnly and SameSite=Strict, and signing out revokes its session id (kept in Redis). Also ``/metrics``, ``/healthz`` and ``/readyz``.
 """
 
 from __future__ import annotations
@@ -88,9 +88,16 @@ def create_app(ctx: ReviewContext) -> Starlette:
         context["flash"] = session.pop("flash", None)
         return templates.TemplateResponse(request, name, context, status_code=status_code)
 
-    def reviewer_of(request: Request) -> str | None:
-        name = request.session.get("reviewer")
-        return name if isinstance(name, str) and name in ctx.authenticator.reviewers else None
+    async def reviewer_of(request: Request) -> str | None:
+        """The signed-in reviewer, or None. The cookie is signed, so it cannot be forged, but a copy
+        would outlive sign-out: each session has an id, and signing out revokes it in Redis."""
+        name, session_id = request.session.get("reviewer"), request.session.get("sid")
+        if not (isinstance(name, str) and name in ctx.authenticator.reviewers and isinstance(session_id, str)):
+            return None
+        if await run_in_threadpool(ctx.store.session_revoked, session_id):
+            request.session.clear()
+            return None
+        return name
 
     async def read_form(request: Request) -> dict[str, str] | Response:
         """The posted fields, or a refusal: wrong origin, bad CSRF token, oversized fields."""
@@ -108,10 +115,10 @@ def create_app(ctx: ReviewContext) -> Starlette:
         return fields
 
     async def home(request: Request) -> Response:
-        return RedirectResponse("/queue" if reviewer_of(request) else "/login", status_code=303)
+        return RedirectResponse("/queue" if await reviewer_of(request) else "/login", status_code=303)
 
     async def login_page(request: Request) -> Response:
-        if reviewer_of(request):
+        if await reviewer_of(request):
             return RedirectResponse("/queue", status_code=303)
         return render(request, "login.html", error=None, no_reviewers=not ctx.authenticator.reviewers)
 
@@ -130,6 +137,7 @@ def create_app(ctx: ReviewContext) -> Starlette:
         ctx.throttle.succeeded(name)
         request.session.clear()  # a fresh session (and CSRF token) after sign-in: no fixation
         request.session["reviewer"] = name
+        request.session["sid"] = secrets.token_urlsafe(18)
         request.session[CSRF_FIELD] = secrets.token_urlsafe(32)
         log.info("reviewer %s signed in", name)
         return RedirectResponse("/queue", status_code=303)
@@ -138,11 +146,14 @@ def create_app(ctx: ReviewContext) -> Starlette:
         fields = await read_form(request)
         if isinstance(fields, Response):
             return fields
+        session_id = request.session.get("sid")
+        if isinstance(session_id, str):
+            await run_in_threadpool(ctx.store.revoke_session, session_id, review.session_max_age_s)
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
     async def queue(request: Request) -> Response:
-        reviewer = reviewer_of(request)
+        reviewer = await reviewer_of(request)
         if reviewer is None:
             return RedirectResponse("/login", status_code=303)
         now_ms = int(time.time() * 1000)
@@ -161,7 +172,7 @@ def create_app(ctx: ReviewContext) -> Starlette:
         )
 
     async def item_page(request: Request) -> Response:
-        reviewer = reviewer_of(request)
+        reviewer = await reviewer_of(request)
         if reviewer is None:
             return RedirectResponse("/login", status_code=303)
         event_id = request.query_params.get("event_id", "")
@@ -188,7 +199,7 @@ def create_app(ctx: ReviewContext) -> Starlette:
         )
 
     async def decide(request: Request) -> Response:
-        reviewer = reviewer_of(request)
+        reviewer = await reviewer_of(request)
         if reviewer is None:
             return RedirectResponse("/login", status_code=303)
         fields = await read_form(request)

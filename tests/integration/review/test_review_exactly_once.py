@@ -183,6 +183,16 @@ def test_http_concurrent_posts_and_security(
     assert "processor_review_csrf_rejections_total 3.0" in metrics
     assert 'processor_review_login_failures_total{reason="bad_credentials"} 1.0' in metrics
 
+    # signing out revokes the session: a copy of its cookie signs nobody in afterwards
+    with httpx.Client(base_url=url, cookies=cookies, follow_redirects=False, timeout=30) as client:
+        queue = client.get("/queue")
+        assert queue.status_code == 200
+        csrf = queue.text.split('name="csrf_token" value="')[1].split('"')[0]
+        assert client.post("/logout", data={"csrf_token": csrf}).headers["location"] == "/login"
+    with httpx.Client(base_url=url, cookies=cookies, follow_redirects=False, timeout=30) as copy:
+        assert copy.get("/queue").headers["location"] == "/login"
+        assert copy.post("/decide", data=form).headers["location"] == "/login"
+
 
 def test_review_next_from_the_terminal(escalated: tuple[Settings, list[str]]) -> None:
     settings, event_ids = escalated
