@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +11,7 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from processor.review.passwords import hash_password, verify_password
+from processor.review.store import ReviewStore
 
 CSRF_FIELD = "csrf_token"
 
@@ -68,33 +67,25 @@ class Authenticator:
 
 
 class LoginThrottle:
-    """At most ``max_failures`` failed sign-ins per name in ``window_s``; then that name waits."""
+    """At most ``max_failures`` failed sign-ins per name in ``window_s``; then that name waits.
 
-    def __init__(self, max_failures: int, window_s: float) -> None:
+    The failures are counted in the review store (Redis), so a guesser gains nothing by spreading
+    attempts over the replicas, and a name nobody uses again costs nothing after the window.
+    """
+
+    def __init__(self, store: ReviewStore, max_failures: int, window_s: int) -> None:
+        self._store = store
         self._max = max_failures
         self._window = window_s
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
 
     def locked(self, name: str) -> bool:
-        with self._lock:
-            recent = self._recent(name)
-            return len(recent) >= self._max
+        return self._store.login_failures(name, self._window) >= self._max
 
     def failed(self, name: str) -> None:
-        with self._lock:
-            self._recent(name).append(time.monotonic())
+        self._store.record_login_failure(name, self._window)
 
     def succeeded(self, name: str) -> None:
-        with self._lock:
-            self._failures.pop(name[:200], None)
-
-    def _recent(self, name: str) -> list[float]:
-        key = name[:200]  # the name is whatever was typed: bound the memory it can take
-        cutoff = time.monotonic() - self._window
-        recent = [t for t in self._failures.get(key, []) if t > cutoff]
-        self._failures[key] = recent
-        return recent
+        self._store.clear_login_failures(name)
 
 
 def csrf_token(session: dict[str, Any]) -> str:

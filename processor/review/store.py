@@ -274,6 +274,28 @@ class ReviewStore:
     def release(self, event_id: str, token: str) -> None:
         self._release(keys=[self._claim_key(event_id)], args=[token])
 
+    # -- sign-in failures: counted here, so every replica sees them -----------------------------
+
+    def login_failures(self, name: str, window_s: int) -> int:
+        """Failed sign-ins for ``name`` within the last ``window_s``."""
+        now = _now_ms()
+        return int(self._r.zcount(self._login_key(name), now - window_s * 1000, "+inf"))
+
+    def record_login_failure(self, name: str, window_s: int) -> None:
+        key, now = self._login_key(name), _now_ms()
+        pipe = self._r.pipeline(transaction=False)
+        pipe.zadd(key, {uuid.uuid4().hex: now})
+        pipe.zremrangebyscore(key, "-inf", now - window_s * 1000)
+        pipe.expire(key, window_s)
+        pipe.execute()
+
+    def clear_login_failures(self, name: str) -> None:
+        self._r.delete(self._login_key(name))
+
+    def _login_key(self, name: str) -> str:
+        # the name is whatever was typed: a digest bounds the key, and the TTL bounds their number
+        return f"{self._prefix}rv:login:{hashlib.sha256(name.encode(errors='replace')).hexdigest()[:32]}"
+
     # -- sessions ------------------------------------------------------------------------------
 
     def revoke_session(self, session_id: str, ttl_s: int) -> None:

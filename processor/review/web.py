@@ -73,7 +73,7 @@ class ReviewContext:
     def __post_init__(self) -> None:
         review = self.settings.review
         self.authenticator = Authenticator(review.reviewers)
-        self.throttle = LoginThrottle(review.max_failed_logins, review.login_lockout_s)
+        self.throttle = LoginThrottle(self.store, review.max_failed_logins, review.login_lockout_s)
 
 
 def create_app(ctx: ReviewContext) -> Starlette:
@@ -127,14 +127,14 @@ def create_app(ctx: ReviewContext) -> Starlette:
         if isinstance(fields, Response):
             return fields
         name, password = fields.get("reviewer", "").strip(), fields.get("password", "")
-        if ctx.throttle.locked(name):
+        if await run_in_threadpool(ctx.throttle.locked, name):
             ctx.metrics.login_failures.labels("locked_out").inc()
             return render(request, "login.html", 429, error="Too many failed sign-ins: wait a few minutes.")
         if not await run_in_threadpool(ctx.authenticator.check, name, password):
-            ctx.throttle.failed(name)
+            await run_in_threadpool(ctx.throttle.failed, name)
             ctx.metrics.login_failures.labels("bad_credentials").inc()
             return render(request, "login.html", 401, error="Unknown reviewer or wrong password.")
-        ctx.throttle.succeeded(name)
+        await run_in_threadpool(ctx.throttle.succeeded, name)
         request.session.clear()  # a fresh session (and CSRF token) after sign-in: no fixation
         request.session["reviewer"] = name
         request.session["sid"] = secrets.token_urlsafe(18)

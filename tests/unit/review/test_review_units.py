@@ -15,7 +15,7 @@ from processor.review.items import Choices, Position, ReviewRecordError, parse_r
 from processor.review.passwords import hash_password, is_password_hash, verify_password
 from processor.review.records import decision_outputs, feedback_record, scored_record
 from processor.review.render import environment, reveal
-from processor.review.security import LoginThrottle, csrf_token, csrf_valid, same_origin
+from processor.review.security import csrf_token, csrf_valid, same_origin
 from processor.review.terminal import safe_text
 from processor.serializers.outputs import OutputEncoder
 from processor.serializers.schemas import SchemaStore
@@ -137,16 +137,6 @@ def test_csrf_tokens_and_origin() -> None:
     assert same_origin({"origin": "http://review:8081"}, "http", "review:8081")
     assert not same_origin({"origin": "http://evil.example"}, "http", "review:8081")
     assert not same_origin({"origin": "null"}, "http", "review:8081")
-
-
-def test_login_throttle_locks_a_name_after_failures() -> None:
-    throttle = LoginThrottle(max_failures=3, window_s=60)
-    for _ in range(3):
-        assert not throttle.locked("alice")
-        throttle.failed("alice")
-    assert throttle.locked("alice") and not throttle.locked("bob")
-    throttle.succeeded("alice")
-    assert not throttle.locked("alice")
 
 
 def test_reveal_escapes_markup_and_shows_invisible_characters() -> None:
