@@ -2,7 +2,8 @@
 
 Pages: sign in, the queue (priority, then age), one item (event, score, why it was escalated,
 features, rules), and the decision form. Every form carries a CSRF token; the session cookie is
-signed, HttpOnly and SameSite=Strict, and signing out revokes its session id (kept in Redis). Also ``/metrics``, ``/healthz`` and ``/readyz``.
+signed, HttpOnly and SameSite=Strict, and signing out revokes its session id (kept in Redis).
+Also ``/metrics``, ``/healthz`` and ``/readyz``.
 """
 
 from __future__ import annotations
