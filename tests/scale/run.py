@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from helpers.streams import StreamFailed
 from scale.harness import SCENARIOS, ScaleConfig, run_scenario
 
 
@@ -20,12 +21,15 @@ def main() -> int:
     config = ScaleConfig(events=args.events, rate=args.rate, partitions=args.partitions, log_dir=args.log_dir)
     results = []
     for name in args.scenario or SCENARIOS:
-        result = run_scenario(name, config)
+        try:
+            result = run_scenario(name, config)
+        except StreamFailed as exc:
+            print(f"{name}: FAILED: {exc}", flush=True)
+            return 1
         for line in result.log:
             print(line)
-        if result.report is not None:
-            for problem in result.report.problems():
-                print(f"{name}: PROBLEM: {problem}")
+        for problem in result.problems():
+            print(f"{name}: PROBLEM: {problem}")
         print(result.line(), flush=True)
         results.append(result)
     print("\n".join(["", "scale-test figures:", *(r.line() for r in results)]))
