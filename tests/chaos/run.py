@@ -7,7 +7,11 @@ import sys
 from pathlib import Path
 
 from chaos.harness import ChaosConfig, run_chaos
+from helpers.results import write_results
 from helpers.streams import StreamFailed
+from processor.config import PROJECT_ROOT
+
+RESULTS = PROJECT_ROOT / "docs" / "results" / "chaos.json"
 
 
 def main() -> int:
@@ -21,6 +25,7 @@ def main() -> int:
     parser.add_argument("--broker-restarts", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--log-dir", type=Path, default=Path("/tmp"))
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the figures are written (JSON)")
     args = parser.parse_args()
     try:
         result = run_chaos(
@@ -38,12 +43,14 @@ def main() -> int:
         )
     except StreamFailed as exc:
         print(f"FAILED: {exc}")
+        write_results(args.results, "make chaos", vars(args), [{"line": f"FAILED: {exc}", "ok": False}])
         return 1
     for line in result.log:
         print(line)
     for problem in result.problems():
         print("PROBLEM:", problem)
     print(result.line(), "OK" if result.ok else "FAILED")
+    write_results(args.results, "make chaos", vars(args), [{"line": result.line(), "ok": result.ok}])
     return 0 if result.ok else 1
 
 
