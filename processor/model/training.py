@@ -28,9 +28,9 @@ A logistic regression is saved as a ``LinearModel`` text (``processor.model.line
 applies with numpy; ``make eval`` decides which kind wins for jira_ticket_created
 (``processor.model.rolling``) and passes the hyper-parameters its inner folds chose (``Preset``).
 
-The artifact (``processor.model.artifact``) holds the model text (LightGBM's, or the linear model's) and metadata: data range
-and hash, feature names in order, split, metrics, parameters, and reference histograms of every
-feature and of the validation score for drift monitoring (PSI).
+The artifact (``processor.model.artifact``) holds the model text (LightGBM's, or the linear
+model's) and metadata: data range and hash, feature names in order, split, metrics, parameters,
+and reference histograms of every feature and of the validation score for drift monitoring (PSI).
 """
 
 from __future__ import annotations
