@@ -80,7 +80,7 @@ chaos: setup stack-up ## the full chaos suite: 3 processors, 100k events, kill -
 bench: setup stack-up ## throughput of the processor beside a transactional passthrough (the limit), table + bench/results.json
 	$(PY) -m bench.run
 
-eval: setup ## train the jira_ticket_created urgency model on the real Hadoop tickets; held-out metrics beside the baselines
+eval: setup ## the jira urgency models on the real Hadoop tickets: rolling time folds, the winner, one untouched final slice; docs/results/jira_eval.json
 	$(PY) -m processor.model.jira_eval
 
 config-reference: setup ## regenerate docs/configuration.md from the settings model

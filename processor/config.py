@@ -686,6 +686,9 @@ class EventTypeConfig(BaseModel):
     escalate_out_of_range: bool = False
     #: The label the model predicts (positive class) in training data.
     positive_label: str = "positive"
+    #: Which model ``processor train`` saves and the worker serves: LightGBM, or a logistic
+    #: regression applied with numpy (for jira_ticket_created, ``make eval``'s rolling folds decide).
+    model: Literal["lightgbm", "logistic_regression"] = "lightgbm"
 
 
 class PipelinesConfig(BaseModel):

@@ -6,7 +6,9 @@
   plus a missing-indicator column, standardised, L2-regularised (scikit-learn's ``lbfgs``). If the
   boosted trees do not beat it, their extra complexity buys nothing.
 
-Baselines are reported, never served: they exist so a number in the report means something.
+The logistic regression can also be served, when it wins the rolling evaluation (``make eval``)
+and the pipeline names ``model: logistic_regression``: ``fit_logistic_regression`` returns it as a
+``LinearModel``, plain numbers that serving applies with numpy (no scikit-learn at serve time).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from processor.errors import ProcessorError
+from processor.model.linear import LinearModel
+
 Matrix = npt.NDArray[np.float64]
 
 
@@ -29,16 +34,39 @@ def class_prior_scores(y_train: npt.NDArray[np.float64], n: int) -> npt.NDArray[
 
 
 def logistic_regression_scores(
-    x_train: Matrix, y_train: npt.NDArray[np.float64], x_valid: Matrix, seed: int
+    x_train: Matrix, y_train: npt.NDArray[np.float64], x_valid: Matrix, seed: int, c: float = 1.0
 ) -> npt.NDArray[np.float64]:
     """Validation probabilities of a logistic regression fitted on the training rows."""
-    model = make_pipeline(
-        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-        StandardScaler(),
-        LogisticRegression(C=1.0, max_iter=2000, random_state=seed),
-    )
+    names = tuple(f"f{j}" for j in range(x_train.shape[1]))
+    return fit_logistic_regression(names, x_train, y_train, seed, c).predict(x_valid)
+
+
+def fit_logistic_regression(
+    names: tuple[str, ...], x_train: Matrix, y_train: npt.NDArray[np.float64], seed: int, c: float = 1.0
+) -> LinearModel:
+    """Fit the pipeline, then keep it as a ``LinearModel``, checked to score as scikit-learn does."""
+    imputer = SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)
+    scaler = StandardScaler()
+    regression = LogisticRegression(C=c, max_iter=2000, random_state=seed)
+    model = make_pipeline(imputer, scaler, regression)
     with warnings.catch_warnings():
         # a few thousand rows converge; if lbfgs stops early the scores are still a fair baseline
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x_train, y_train.astype(np.int64))
-    return np.asarray(model.predict_proba(x_valid)[:, 1], dtype=np.float64)
+    indicator = imputer.indicator_
+    linear = LinearModel(
+        feature_names=names,
+        medians=tuple(float(v) for v in imputer.statistics_),
+        indicator_columns=tuple(int(i) for i in indicator.features_) if indicator is not None else (),
+        means=tuple(float(v) for v in scaler.mean_),
+        scales=tuple(float(v) for v in scaler.scale_),
+        coef=tuple(float(v) for v in regression.coef_[0]),
+        intercept=float(regression.intercept_[0]),
+        c=c,
+    )
+    expected = np.asarray(model.predict_proba(x_train)[:, 1], dtype=np.float64)
+    if not np.allclose(linear.predict(x_train), expected, rtol=0.0, atol=1e-9):
+        raise ProcessorError(
+            "model_roundtrip_mismatch", "the linear model does not reproduce scikit-learn's probabilities"
+        )
+    return linear

@@ -160,7 +160,7 @@ def _show(registry: ModelRegistry, event_type: str, version: str, as_json: bool)
     )
     baselines = meta.get("baselines", {"class_prior": meta.get("baseline_metrics", {})})
     print(f"  {'':<22} {'roc_auc':>8} {'pr_auc':>8} {'log_loss':>9} {'brier':>8}")
-    for name, m in [("model", meta.get("metrics", {})), *baselines.items()]:
+    for name, m in [(f"model ({meta.get('model_kind', 'lightgbm')})", meta.get("metrics", {})), *baselines.items()]:
         print(
             f"  {name:<22} {_num(m.get('roc_auc')):>8} {_num(m.get('pr_auc')):>8} {_num(m.get('log_loss')):>9} "
             f"{_num(m.get('brier')):>8}"

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from processor.model.metrics import calibration_bins
 
 _METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
-_COLOURS = {"model": "#1f77b4", "logistic_regression": "#ff7f0e", "class_prior": "#7f7f7f"}
+_COLOURS = {"model": "#1f77b4", "logistic_regression": "#ff7f0e", "lightgbm": "#2ca02c", "class_prior": "#7f7f7f"}
 
 
 def render_report(
@@ -36,11 +36,13 @@ def render_report(
     importance: Mapping[str, float],
 ) -> bytes:
     """The HTML report; ``scores`` maps a name (``model``, baselines) to its validation scores."""
+    linear = metadata.get("model_kind") == "logistic_regression"
+    measure = "|standardised coefficient|" if linear else "total gain"
     plots = [
         ("ROC curve (validation)", _roc(y_valid, scores)),
         ("Precision-recall (validation)", _pr(y_valid, scores)),
         ("Calibration (validation)", _calibration(y_valid, scores)),
-        ("Feature importance (total gain)", _importance(importance)),
+        (f"Feature importance ({measure})", _importance(importance, measure)),
         ("Model score by true class (validation)", _histogram(y_valid, scores["model"])),
     ]
     evaluation = metadata.get("evaluation", {})
@@ -165,12 +167,12 @@ def _calibration(y: npt.NDArray[np.float64], scores: Mapping[str, npt.NDArray[np
     return _png(fig)
 
 
-def _importance(importance: Mapping[str, float], top: int = 20) -> str:
+def _importance(importance: Mapping[str, float], measure: str, top: int = 20) -> str:
     items: Sequence[tuple[str, float]] = list(importance.items())[:top][::-1]
     fig, ax = plt.subplots(figsize=(5.5, max(2.5, 0.25 * len(items) + 1)))
     total = sum(importance.values()) or 1.0
     ax.barh([n for n, _ in items], [g / total for _, g in items], color=_COLOURS["model"])
-    ax.set_xlabel("share of total gain")
+    ax.set_xlabel(f"share of the sum of {measure}")
     return _png(fig)
 
 

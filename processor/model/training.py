@@ -22,9 +22,15 @@ and ``too_few_minority``, ``one_class_only`` (no override: nothing can be learne
 (a feature's PSI or the positive rate differs sharply between training and validation), and
 ``random_split_refused``.
 
-The artifact (``processor.model.artifact``) holds LightGBM's text model and metadata: data range
-and hash, feature names in order, split, metrics, parameters, and reference histograms of every
-feature and of the validation score for drift monitoring (PSI).
+The pipeline's ``model`` (``lightgbm``, the default, or ``logistic_regression``) says which of the
+two is served: both are trained in every run and the other one is reported beside it as a baseline.
+A logistic regression is saved as a ``LinearModel`` text (``processor.model.linear``) that serving
+applies with numpy; ``make eval`` decides which kind wins for jira_ticket_created
+(``processor.model.rolling``) and passes the hyper-parameters its inner folds chose (``Preset``).
+
+The artifact (``processor.model.artifact``) holds the model text (LightGBM's, or the linear
+model's) and metadata: data range and hash, feature names in order, split, metrics, parameters,
+and reference histograms of every feature and of the validation score for drift monitoring (PSI).
 """
 
 from __future__ import annotations
@@ -48,9 +54,10 @@ from processor.config import DecisionPolicy, PipelinesConfig, Settings
 from processor.errors import ConfigError, ProcessorError
 from processor.messages import RawMessage
 from processor.model.artifact import ArtifactRef, new_version, save_artifact
-from processor.model.baselines import class_prior_scores, logistic_regression_scores
+from processor.model.baselines import class_prior_scores, fit_logistic_regression
 from processor.model.features import FeatureModule, load_feature_module
 from processor.model.features.history import InMemoryHistory
+from processor.model.linear import KIND as LINEAR_KIND
 from processor.model.metrics import evaluation, log_loss, roc_auc
 from processor.model.progress import Progress
 from processor.model.report import render_report
@@ -136,6 +143,17 @@ class TrainingResult:
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)
     #: guard name -> {status: passed | overridden, detail}
     guards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: what was saved and serves: lightgbm or logistic_regression (the other is in ``baselines``)
+    model_kind: str = "lightgbm"
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """Hyper-parameters chosen elsewhere (``make eval``'s inner folds): no inner split is used then."""
+
+    lightgbm_set: str
+    lightgbm_rounds: int
+    lr_c: float
 
 
 @dataclass(slots=True)
@@ -177,6 +195,8 @@ def train_model(
     guards: Guards = Guards(),
     split: str = "time",
     progress: Progress | None = None,
+    model_kind: str | None = None,
+    preset: Preset | None = None,
 ) -> TrainingResult:
     """Train, evaluate and save a model for one event type; returns where it went and how it did.
 
@@ -184,6 +204,7 @@ def train_model(
     ``feedback`` (human labels from the feedback topic, which win over the file) or inline
     ``label`` keys. Raises ``ConfigError`` when the inputs cannot produce a trustworthy model
     (see ``Guards`` and the module docstring for the codes); nothing is written then.
+    ``model_kind`` overrides the pipeline's ``model``; ``preset`` skips the inner-split selection.
     """
     started = time.monotonic()
     progress = progress or Progress.silent()
@@ -200,6 +221,11 @@ def train_model(
         raise ConfigError("invalid_valid_fraction", f"valid_fraction must be in (0, 1), got {valid_fraction}")
     if num_boost_round < 1:
         raise ConfigError("invalid_num_boost_round", f"num_boost_round must be >= 1, got {num_boost_round}")
+    kind = model_kind or config.model
+    if kind not in ("lightgbm", LINEAR_KIND):
+        raise ConfigError("unknown_model_kind", f"model kind {kind!r} is neither lightgbm nor {LINEAR_KIND}")
+    if preset is not None and preset.lightgbm_set not in PARAM_SETS:
+        raise ConfigError("unknown_param_set", f"preset parameter set {preset.lightgbm_set!r} is not in PARAM_SETS")
     if source is None:
         if events_path is None:
             raise ConfigError("no_events", "give an events file or another event source")
@@ -334,37 +360,55 @@ def train_model(
     )
 
     progress.stage(f"training on {cut} rows, validating on {n - cut} newer rows")
-    selection = _select(seed, names, x_train, y_train, times[:cut], valid_fraction, num_boost_round, progress)
+    if preset is None:
+        selection = _select(seed, names, x_train, y_train, times[:cut], valid_fraction, num_boost_round, progress)
+        lr_c = _select_c(seed, names, x_train, y_train, times[:cut], valid_fraction) if kind == LINEAR_KIND else 1.0
+    else:
+        selection = {
+            "params": _params(seed) | PARAM_SETS[preset.lightgbm_set],
+            "rounds": preset.lightgbm_rounds,
+            "chosen": preset.lightgbm_set,
+            "method": "preset: chosen on the inner folds of make eval's rolling-origin evaluation",
+            "candidates": {},
+        }
+        lr_c = preset.lr_c
     params = selection["params"]
     best_iteration = int(selection["rounds"])
     booster = _fit(params, names, x_train, y_train, None, None, best_iteration, progress)
-    p_valid = np.asarray(booster.predict(x_valid, num_iteration=best_iteration), dtype=np.float64)
-    model_text: str = booster.model_to_string(num_iteration=best_iteration)
-    _check_roundtrip(model_text, x_valid, p_valid)
+    p_lightgbm = np.asarray(booster.predict(x_valid, num_iteration=best_iteration), dtype=np.float64)
+    lightgbm_text: str = booster.model_to_string(num_iteration=best_iteration)
+    _check_roundtrip(lightgbm_text, x_valid, p_lightgbm)
+    linear = fit_logistic_regression(names, x_train, y_train, seed, lr_c)
+    p_linear = linear.predict(x_valid)
+    if kind == LINEAR_KIND:
+        model_text, p_valid, other, p_other = linear.to_text(), p_linear, "lightgbm", p_lightgbm
+        # standardised coefficients: how far one standard deviation of the feature moves the logit
+        weights = np.abs(np.asarray(linear.coef[: len(names)], dtype=float))
+        importance_type = "abs_standardised_coef"
+    else:
+        model_text, p_valid, other, p_other = lightgbm_text, p_lightgbm, LINEAR_KIND, p_linear
+        weights = np.asarray(booster.feature_importance(importance_type="gain", iteration=best_iteration), dtype=float)
+        importance_type = "gain"
 
-    progress.stage("baselines: class prior and logistic regression on the same features")
-    scores = {
-        "model": p_valid,
-        "logistic_regression": logistic_regression_scores(x_train, y_train, x_valid, seed),
-        "class_prior": class_prior_scores(y_train, y_valid.size),
-    }
+    progress.stage(f"baselines: class prior and {other} on the same features")
+    scores = {"model": p_valid, other: p_other, "class_prior": class_prior_scores(y_train, y_valid.size)}
     evaluations = {name: evaluation(y_valid, s) for name, s in scores.items()}
     metrics = _headline(evaluations["model"])
-    baselines = {name: _headline(evaluations[name]) for name in ("class_prior", "logistic_regression")}
-    gains = np.asarray(booster.feature_importance(importance_type="gain", iteration=best_iteration), dtype=float)
+    baselines = {name: _headline(evaluations[name]) for name in ("class_prior", other)}
     importance = {
-        names[i]: round(float(gains[i]), 6) for i in sorted(range(len(names)), key=lambda i: (-gains[i], names[i]))
+        names[i]: round(float(weights[i]), 6) for i in sorted(range(len(names)), key=lambda i: (-weights[i], names[i]))
     }
-    if metrics["roc_auc"] <= baselines["logistic_regression"]["roc_auc"]:
+    if metrics["roc_auc"] <= baselines[other]["roc_auc"]:
         warnings.append(
-            f"the model's validation ROC AUC {metrics['roc_auc']:.3f} does not beat the logistic regression "
-            f"baseline's {baselines['logistic_regression']['roc_auc']:.3f}"
+            f"the served {kind} model's validation ROC AUC {metrics['roc_auc']:.3f} does not beat the "
+            f"{other} baseline's {baselines[other]['roc_auc']:.3f}"
         )
 
     train_range = (_dt(int(times[0])), _dt(int(times[cut - 1])))
     valid_range = (_dt(int(times[cut])), _dt(int(times[-1])))
     metadata: dict[str, Any] = {
         "version": new_version(model_text, now),
+        "model_kind": kind,
         "created_at": now.isoformat(),
         "code_version": __version__,
         "feature_module": module_name,
@@ -414,10 +458,12 @@ def train_model(
         "best_iteration": best_iteration,
         "num_boost_round": num_boost_round,
         "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
-        "params": params,
+        "params": params if kind == "lightgbm" else {"C": lr_c},
+        "lightgbm_params": params,
+        "logistic_regression_c": lr_c,
         "model_selection": {k: v for k, v in selection.items() if k != "params"},
         "lightgbm_version": lgb.__version__,
-        "feature_importance": {"type": "gain", "values": importance},
+        "feature_importance": {"type": importance_type, "values": importance},
         "leakage": {"single_feature_auc": single_auc, "suspects": suspects, "margin": limits.leakage_auc_margin},
         "shift": shift,
         "guards": checks,
@@ -453,7 +499,53 @@ def train_model(
         warnings=tuple(warnings),
         baselines=baselines,
         guards=checks,
+        model_kind=kind,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    """Labelled rows in event-time order, featurised exactly as training (and serving) does."""
+
+    feature_names: tuple[str, ...]
+    features: Matrix
+    target: npt.NDArray[np.float64]
+    times: npt.NDArray[np.int64]  # event time of each row, ms, non-decreasing
+    summary: DataSummary
+    feature_module: str
+
+
+def load_dataset(
+    *,
+    event_type: str,
+    events_path: Path,
+    labels_path: Path | None,
+    settings: Settings,
+    pipelines: PipelinesConfig,
+    now: datetime | None = None,
+) -> Dataset:
+    """The labelled feature matrix ``train_model`` would build from these files, for evaluations
+    that fit many models on it (``processor.model.rolling``). No guard runs and nothing is written."""
+    config = pipelines.event_types.get(event_type)
+    if config is None:
+        raise ConfigError("unknown_event_type", f"no pipeline configured for event type {event_type!r}")
+    module_name = config.features or event_type
+    module = load_feature_module(module_name)
+    names = _check_module(module_name, module)
+    labels, labels_invalid = read_label_file(labels_path) if labels_path is not None else (None, 0)
+    schemas = SchemaStore(settings.schemas_dir)
+    rows, summary = _load_events(
+        JsonlFile(events_path),
+        event_type=event_type,
+        decoder=Decoder(schemas, pipelines, settings.processing),
+        validator=Validator(schemas, pipelines, settings.processing),
+        labels=labels,
+        labels_invalid=labels_invalid,
+        positive_label=config.positive_label,
+        now_ms=int(_aware(now or datetime.now(UTC)).timestamp() * 1000),
+    )
+    features, target, times = _build_features(event_type, module, names, rows, config.positive_label)
+    return Dataset(names, features, target, times, summary, module_name)
 
 
 def format_result(result: TrainingResult) -> str:
@@ -471,19 +563,30 @@ def format_result(result: TrainingResult) -> str:
         f"{d.skipped_duplicate} duplicate, {d.skipped_other_type} other type",
         f"train: {result.n_train} rows {_day(result.train_range[0])} .. {_day(result.train_range[1])}; "
         f"valid: {result.n_valid} rows {_day(result.valid_range[0])} .. {_day(result.valid_range[1])}",
-        metrics_table(result.metrics, result.baselines or {"class_prior baseline": result.baseline_metrics}),
-        f"best iteration {result.best_iteration}; top features by gain: {top or '(none)'}",
+        metrics_table(
+            result.metrics,
+            result.baselines or {"class_prior baseline": result.baseline_metrics},
+            MODEL_LABELS.get(result.model_kind, result.model_kind),
+        ),
+        f"best iteration {result.best_iteration}; top features by gain: {top or '(none)'}"
+        if result.model_kind == "lightgbm"
+        else f"top features by |standardised coefficient|: {top or '(none)'}",
         f"report: {result.artifact.path / REPORT_FILE}",
     ]
     lines.extend(f"warning: {w}" for w in result.warnings)
     return "\n".join(lines)
 
 
-def metrics_table(model: Mapping[str, float], baselines: Mapping[str, Mapping[str, float]]) -> str:
-    """Validation metrics of the model beside its baselines, one row each."""
+MODEL_LABELS = {"lightgbm": "LightGBM", LINEAR_KIND: "logistic regression"}
+
+
+def metrics_table(
+    model: Mapping[str, float], baselines: Mapping[str, Mapping[str, float]], model_label: str = "LightGBM"
+) -> str:
+    """Validation metrics of the served model beside its baselines, one row each."""
     header = f"{'validation':<22} {'roc_auc':>8} {'pr_auc':>8} {'log_loss':>9} {'brier':>8} {'ece':>7}"
     rows = [header]
-    for name, m in [("model (LightGBM)", model), *baselines.items()]:
+    for name, m in [(f"model ({model_label})", model), *baselines.items()]:
         rows.append(
             f"{name:<22} {m.get('roc_auc', math.nan):>8.3f} {m.get('pr_auc', math.nan):>8.3f} "
             f"{m.get('log_loss', math.nan):>9.4f} {m.get('brier', math.nan):>8.4f} {m.get('ece', math.nan):>7.4f}"
@@ -824,6 +927,33 @@ def _select(
         "inner_rows": {"fit": int(inner), "check": int(y_check.size)},
         "candidates": candidates,
     }
+
+
+#: Candidate inverse regularisation strengths of a served logistic regression.
+LR_C = (0.01, 0.1, 1.0)
+
+
+def _select_c(
+    seed: int,
+    names: tuple[str, ...],
+    x_train: Matrix,
+    y_train: npt.NDArray[np.float64],
+    times: npt.NDArray[np.int64],
+    valid_fraction: float,
+) -> float:
+    """The logistic regression's ``C`` with the lowest log loss on the inner time split (1.0 when unusable)."""
+    try:
+        inner = _split_index(times, valid_fraction)
+    except ConfigError:
+        return 1.0
+    y_fit, y_check = y_train[:inner], y_train[inner:]
+    if inner == 0 or y_fit.min() == y_fit.max() or y_check.min() == y_check.max():
+        return 1.0
+    losses = {
+        c: log_loss(y_check, fit_logistic_regression(names, x_train[:inner], y_fit, seed, c).predict(x_train[inner:]))
+        for c in LR_C
+    }
+    return min(LR_C, key=lambda c: losses[c])
 
 
 def _check_roundtrip(model_text: str, x_valid: Matrix, p_valid: npt.NDArray[np.float64]) -> None:

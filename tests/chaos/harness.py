@@ -21,7 +21,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.kafka import produce, settings_env
+from helpers.kafka import settings_env
+from helpers.streams import StreamProducer
 from processor.audit import AuditReport, audit
 from processor.config import PROJECT_ROOT, Settings, load_settings
 from processor.kafka.admin import create_topics
@@ -48,7 +49,8 @@ class ChaosConfig:
 
 @dataclass
 class ChaosResult:
-    events: int = 0
+    events: int = 0  # configured
+    produced: int = 0  # delivery reports that said delivered (the run raises StreamFailed if short)
     kills: int = 0
     restarts: int = 0
     crashes: int = 0
@@ -69,10 +71,30 @@ class ChaosResult:
             return -1
         return len(self.report.answered_twice) + len(self.report.decided_twice) + self.report.orphans
 
+    @property
+    def ok(self) -> bool:
+        """Nothing lost or duplicated, the identity holds, and the topic holds exactly the configured stream."""
+        r = self.report
+        return (
+            r is not None
+            and self.produced == self.events == r.inputs
+            and self.lost == 0
+            and self.duplicated == 0
+            and r.identity_holds
+        )
+
+    def problems(self) -> list[str]:
+        out = list(self.report.problems()) if self.report else ["no audit report"]
+        if self.produced != self.events:
+            out.append(f"{self.produced} inputs delivered, {self.events} configured")
+        if self.report is not None and self.report.inputs != self.produced:
+            out.append(f"the raw topic holds {self.report.inputs} inputs, {self.produced} were delivered")
+        return out
+
     def line(self) -> str:
         r = self.report
         return (
-            f"events={self.events} kills={self.kills} restarts={self.restarts} crashes={self.crashes} "
+            f"events={self.events} produced={self.produced} inputs={r.inputs if r else -1} kills={self.kills} restarts={self.restarts} crashes={self.crashes} "
             f"redis_restarts={self.redis_restarts} redis_pauses={self.redis_pauses} "
             f"broker_restarts={self.broker_restarts} lost={self.lost} duplicated={self.duplicated} "
             f"identity={'holds' if r and r.identity_holds else 'BROKEN'} "
@@ -175,20 +197,15 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
     watcher.start()
 
     try:
-        # produce in chunks from a thread, so faults land while the stream is still arriving
-        chunks = [
-            messages[len(messages) * i // config.produce_chunks : len(messages) * (i + 1) // config.produce_chunks]
-            for i in range(config.produce_chunks)
-        ]
-        producing_done = threading.Event()
-
-        def producer() -> None:
-            for chunk in chunks:
-                produce(settings, [(m.key, m.value) for m in chunk])
-                time.sleep(0.5)
-            producing_done.set()
-
-        threading.Thread(target=producer, daemon=True).start()
+        # produce in chunks from a thread, so faults land while the stream is still arriving; a
+        # failed delivery, a flush that gives up or the thread's death fails the run (StreamFailed)
+        stream = StreamProducer(
+            {"bootstrap.servers": settings.kafka.bootstrap_servers, "linger.ms": 10, "message.max.bytes": 4 << 20},
+            settings.topics.raw,
+            [(m.key, m.value) for m in messages],
+            chunk=-(-len(messages) // config.produce_chunks),
+            pace=lambda _handed: time.sleep(0.5),
+        ).start()
 
         faults = (
             ["kill"] * config.kills
@@ -202,6 +219,7 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
         env = {**os.environ, "STACK_DIR": str(config.stack_dir)}
         for fault in faults:
             time.sleep(rng.uniform(1.0, 3.0))
+            stream.check()
             if fault == "kill":
                 victim = rng.randrange(config.processors)
                 supervisor.kill(victim)
@@ -224,12 +242,11 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
                 subprocess.run(["bash", str(STACK), "up"], check=True, env=env, capture_output=True)
                 result.broker_restarts += 1
             result.log.append(f"{time.monotonic() - started:6.1f}s {fault}")
-
+        result.produced = stream.wait(600)
     except BaseException:
         supervisor.stop_all()  # never leave processors running behind a failed run
         raise
 
-    producing_done.wait(600)
     result.log.append(f"{time.monotonic() - started:6.1f}s stream produced")
     time.sleep(5)
     supervisor.stop_all()

@@ -7,6 +7,11 @@ import sys
 from pathlib import Path
 
 from chaos.harness import ChaosConfig, run_chaos
+from helpers.results import write_results
+from helpers.streams import StreamFailed
+from processor.config import PROJECT_ROOT
+
+RESULTS = PROJECT_ROOT / "docs" / "results" / "chaos.json"
 
 
 def main() -> int:
@@ -20,28 +25,33 @@ def main() -> int:
     parser.add_argument("--broker-restarts", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--log-dir", type=Path, default=Path("/tmp"))
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the figures are written (JSON)")
     args = parser.parse_args()
-    result = run_chaos(
-        ChaosConfig(
-            processors=args.processors,
-            partitions=args.partitions,
-            events=args.events,
-            kills=args.kills,
-            redis_restarts=args.redis_restarts,
-            redis_pause_s=args.redis_pause,
-            broker_restarts=args.broker_restarts,
-            seed=args.seed,
-            log_dir=args.log_dir,
+    try:
+        result = run_chaos(
+            ChaosConfig(
+                processors=args.processors,
+                partitions=args.partitions,
+                events=args.events,
+                kills=args.kills,
+                redis_restarts=args.redis_restarts,
+                redis_pause_s=args.redis_pause,
+                broker_restarts=args.broker_restarts,
+                seed=args.seed,
+                log_dir=args.log_dir,
+            )
         )
-    )
+    except StreamFailed as exc:
+        print(f"FAILED: {exc}")
+        write_results(args.results, "make chaos", vars(args), [{"line": f"FAILED: {exc}", "ok": False}])
+        return 1
     for line in result.log:
         print(line)
-    if result.report is not None:
-        for problem in result.report.problems():
-            print("PROBLEM:", problem)
-    print(result.line())
-    ok = result.lost == 0 and result.duplicated == 0 and result.report is not None and result.report.identity_holds
-    return 0 if ok else 1
+    for problem in result.problems():
+        print("PROBLEM:", problem)
+    print(result.line(), "OK" if result.ok else "FAILED")
+    write_results(args.results, "make chaos", vars(args), [{"line": result.line(), "ok": result.ok}])
+    return 0 if result.ok else 1
 
 
 if __name__ == "__main__":

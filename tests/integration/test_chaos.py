@@ -24,7 +24,9 @@ def test_reduced_chaos_keeps_the_accounting_identity(trained_models: Path, tmp_p
     )
     print(result.line())
     assert result.report is not None
+    assert result.produced == result.report.inputs == 12_000, result.problems()
     assert result.lost == 0 and result.duplicated == 0, result.report.problems()
     assert result.report.identity_holds, result.report.problems()
     assert result.report.order_holds, result.report.order_violations[:5]
     assert result.kills == 4 and result.broker_restarts == 1 and result.redis_restarts == 1
+    assert result.ok, result.problems()
