@@ -1,6 +1,7 @@
 """The model worker: one LightGBM call per batch and event type, with the version the registry names.
 
-Artifacts load from LightGBM's text format (never pickle). Every ``reload_interval_s`` the worker
+Artifacts load from LightGBM's text format (never pickle), through LightGBM's C library
+(``processor.model.native``): the ``lightgbm`` package would drag scipy into every processor. Every ``reload_interval_s`` the worker
 reads the rollout state (``processor.model.registry``: the promoted version per type and an
 optional shadow; without a promoted version, the newest artifact in the store serves) and swaps
 models in without a restart. The swap happens in ``maybe_reload``, which the pipeline calls once
@@ -25,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import redis
 
@@ -33,6 +33,7 @@ from processor.errors import ProcessorError
 from processor.messages import Event
 from processor.model.artifact import ArtifactError, ArtifactRef, find_artifact, latest_artifact, verify_artifact
 from processor.model.features.base import FeatureModule
+from processor.model.native import NativeBooster, NativeModelError
 from processor.model.registry import ModelRegistry, RolloutState
 from processor.model.rollout_metrics import RolloutMetrics
 from processor.model.shadow import ShadowComparer, ShadowResult
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class LoadedModel:
     ref: ArtifactRef
-    booster: lgb.Booster
+    booster: NativeBooster
     feature_names: tuple[str, ...]
     #: per feature, the (min, max) seen in training; absent for artifacts that predate it
     ranges: dict[str, tuple[float, float]]
@@ -68,8 +69,8 @@ def load_model(ref: ArtifactRef, module: FeatureModule) -> LoadedModel:
             f"artifact features {list(names)} differ from the serving feature module {list(module.FEATURE_NAMES)}",
         )
     try:
-        booster = lgb.Booster(model_file=str(ref.model_path))
-    except lgb.basic.LightGBMError as exc:
+        booster = NativeBooster(ref.model_path)
+    except NativeModelError as exc:
         raise ArtifactError("load_error", f"LightGBM cannot load {ref.model_path}: {exc}") from exc
     if booster.num_feature() != len(names):
         raise ArtifactError(
