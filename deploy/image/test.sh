@@ -28,7 +28,7 @@ run_id="imgtest-$(date +%s)-$$"
 work=$(mktemp -d)
 containers=()
 cleanup() {
-    for c in "${containers[@]}"; do buildah rm "$c" >/dev/null 2>&1 || true; done
+    for c in ${containers[@]+"${containers[@]}"}; do buildah rm "$c" >/dev/null 2>&1 || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -48,11 +48,11 @@ env_args=(
     --env "PROCESSOR_TOPICS__RAW_PARTITIONS=3"
     --env "PROCESSOR_TOPICS__OUTPUT_PARTITIONS=3"
 )
-container() {  # container IMAGE -> a working container of it, removed at exit
+container() {  # container VAR IMAGE: a working container of IMAGE named in VAR, removed at exit
     local c
-    c=$(buildah from --quiet "$1")
+    c=$(buildah from --quiet "$2")
     containers+=("$c")
-    echo "$c"
+    printf -v "$1" '%s' "$c"
 }
 in_image() {  # in_image CONTAINER ARGS... -> `processor ARGS` inside, host network, models mounted
     local c=$1
@@ -75,8 +75,8 @@ say "image sizes: $IMAGE $runtime_mb MB, $TRAIN_IMAGE $train_mb MB"
 healthcheck=$(buildah inspect --type image --format '{{.Docker.Config.Healthcheck}}' "$IMAGE")
 [[ $healthcheck == *HEALTHCHECK_URL* ]] || fail "the HEALTHCHECK is missing from $IMAGE ($healthcheck)"
 
-serve=$(container "$IMAGE")
-train=$(container "$TRAIN_IMAGE")
+container serve "$IMAGE"
+container train "$TRAIN_IMAGE"
 expected_version=$(python3 -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')
 version=$(in_image "$serve" --version)
 [[ $version == "$expected_version" ]] || fail "the image reports version '$version', pyproject.toml says $expected_version"
