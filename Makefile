@@ -8,16 +8,42 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK := deploy/local/stack.sh
 
-.PHONY: help config-reference setup stack-up stack-down stack-status stack-reset cluster-up cluster-down cluster-status cluster-reset scale-test topics demo test test-unit test-integration chaos bench eval lint alerts-check format clean
+.PHONY: help lock compose-env image image-test config-reference setup stack-up stack-down stack-status stack-reset cluster-up cluster-down cluster-status cluster-reset scale-test topics demo test test-unit test-integration chaos bench eval lint alerts-check format clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# the locked versions (requirements/dev.lock, hashes checked), then the package itself, editable
+$(STAMP): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements/dev.lock
+	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	--generate-hashes --upgrade --quiet --custom-compile-command 'make lock'
+
+lock: $(STAMP) ## refresh requirements/*.lock from pyproject.toml (newest allowed versions, with hashes)
+	$(UV_COMPILE) --no-emit-package scipy --no-emit-package narwhals -o requirements/runtime.lock
+	$(UV_COMPILE) --extra train -o requirements/train.lock
+	$(UV_COMPILE) --extra dev -o requirements/dev.lock
+	$(PY) -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']))" \
+		| $(subst pyproject.toml,-,$(UV_COMPILE)) -o requirements/build.lock
+
+compose-env: ## write .env for docker compose: random Redis and Grafana passwords (kept if .env exists)
+	@if [ -e .env ]; then echo ".env exists: kept"; else \
+		umask 077; printf 'REDIS_PASSWORD=%s\nGRAFANA_ADMIN_PASSWORD=%s\n' "$$(openssl rand -hex 24)" "$$(openssl rand -hex 24)" > .env; \
+		echo "wrote .env (REDIS_PASSWORD, GRAFANA_ADMIN_PASSWORD)"; fi
+
+IMAGE ?= processor:local
+TRAIN_IMAGE ?= processor:train
+
+image: ## build the runtime image ($(IMAGE)) and the training image ($(TRAIN_IMAGE)): docker, else buildah
+	bash deploy/image/build.sh "$(IMAGE)" "$(TRAIN_IMAGE)"
+
+image-test: setup stack-up ## build the images, then topics create, simulate, run, audit from them against the local stack
+	bash deploy/image/test.sh "$(IMAGE)" "$(TRAIN_IMAGE)"
 
 K8S_VALIDATE := deploy/k8s/validate
 K8S_VALIDATE_STAMP := $(K8S_VALIDATE)/node_modules/.installed

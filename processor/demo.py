@@ -2,7 +2,8 @@
 
 It runs in its own namespace (consumer group ``processor-demo``, Redis prefix ``demo:``) and
 starts fresh each time: the five topics are recreated empty and the demo's Redis keys deleted,
-so the summary describes exactly this run. Models are trained first when there are none.
+so the summary describes exactly this run. Models are trained first when there are none
+(``processor models bootstrap``).
 """
 
 from __future__ import annotations
@@ -20,13 +21,11 @@ from processor.app import Processor, RunSummary
 from processor.audit import AuditReport, audit
 from processor.config import PROJECT_ROOT, Settings, load_pipelines
 from processor.kafka.admin import create_topics
-from processor.model.artifact import latest_artifact
 from processor.state.redis_client import connect
 
 DEMO_GROUP = "processor-demo"
 DEMO_PREFIX = "demo:"
 TRAINING_DIR = PROJECT_ROOT / "data" / "generated"
-_TRAINING_COUNTS = {"user_signed_up": 12_000, "document_uploaded": 12_000, "jira_ticket_created": 2_503}
 
 
 def _say(message: str) -> None:
@@ -85,48 +84,10 @@ def _clear_redis(client: redis.Redis, prefix: str) -> int:
 
 
 def ensure_models(settings: Settings) -> None:
-    """A loadable model per event type in the models directory: trains (and says so) what is missing."""
-    from processor.errors import ProcessorError
-    from processor.model.features import load_feature_module
-    from processor.model.registry import check_loadable
-    from processor.model.training import Guards, format_result, train_model
-    from processor.simulate import run_simulate
+    """A loadable model per event type (``processor models bootstrap``), its history kept in TRAINING_DIR."""
+    from processor.model.bootstrap import bootstrap_models
 
-    pipelines = load_pipelines(settings.pipelines_file)
-    for event_type in pipelines.event_types:
-        ref = latest_artifact(settings.models.dir, event_type)
-        if ref is not None:
-            cfg = pipelines.event_types[event_type]
-            try:  # an artifact of older serving code (other features) would only be refused
-                check_loadable(ref, load_feature_module(cfg.features or event_type))
-            except ProcessorError as exc:
-                _say(f"model for {event_type}: {ref.version} does not load ({exc.code}): training a new one")
-            else:
-                _say(f"model for {event_type}: {ref.version} (already trained)")
-                continue
-        TRAINING_DIR.mkdir(parents=True, exist_ok=True)
-        path = TRAINING_DIR / f"{event_type}.history.jsonl"
-        _say(f"no model for {event_type}: generating history and training")
-        run_simulate(
-            settings,
-            count=_TRAINING_COUNTS.get(event_type, 10_000),
-            seed=1000,
-            faults_spec="none",
-            out=path,
-            topic=None,
-            types=(event_type,),
-            span_s=14 * 86_400.0,
-        )
-        labels = path.with_name(path.name.replace(".jsonl", ".labels.jsonl"))
-        result = train_model(
-            event_type=event_type,
-            events_path=path,
-            labels_path=labels if labels.exists() else None,
-            settings=settings,
-            pipelines=pipelines,
-            guards=Guards(allow_stale=True),  # the Jira history is real 2020-2024 tickets, replayed
-        )
-        print(format_result(result), flush=True)
+    bootstrap_models(settings, history_dir=TRAINING_DIR, say=_say)
 
 
 def run_demo(settings: Settings, *, count: int, seed: int | None) -> int:

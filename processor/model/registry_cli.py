@@ -1,5 +1,8 @@
 """``processor model list | show V | promote V | rollback | shadow V | unshadow``: the registry by hand.
 
+``processor model bootstrap`` (also spelled ``processor models bootstrap``) trains whatever model
+is missing or does not load (``processor.model.bootstrap``).
+
 Every change names who made it and why (``--reason`` is required: the next person on call needs
 it) and lands in the registry's log; running processors follow within
 ``PROCESSOR_MODELS__RELOAD_INTERVAL_S`` seconds, at a batch boundary.
@@ -12,6 +15,7 @@ import getpass
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from processor.config import Settings, load_pipelines
@@ -24,8 +28,20 @@ from processor.state.redis_client import connect
 
 
 def add_model_parser(sub: Any, handler: Callable[[argparse.Namespace], int]) -> None:
-    model = sub.add_parser("model", help="the model registry: list, show, promote, rollback, shadow")
+    model = sub.add_parser(
+        "model", aliases=["models"], help="the model registry: list, show, promote, rollback, shadow; bootstrap"
+    )
     model_sub = model.add_subparsers(dest="model_command", required=True)
+    boot = model_sub.add_parser(
+        "bootstrap", help="train every model that is missing or does not load, on generated history (idempotent)"
+    )
+    boot.add_argument(
+        "--event-type", action="append", default=None, help="repeatable (default: every type of the pipelines)"
+    )
+    boot.add_argument(
+        "--history-dir", type=Path, default=None, help="keep the generated history here (default: a temporary dir)"
+    )
+    boot.set_defaults(func=handler)
     specs: list[tuple[str, str, bool, bool]] = [
         # name, help, takes a version, changes state (needs --reason)
         ("list", "versions per event type, marking the active and shadow ones", False, False),
@@ -49,6 +65,10 @@ def add_model_parser(sub: Any, handler: Callable[[argparse.Namespace], int]) -> 
 
 
 def run_model_command(settings: Settings, args: argparse.Namespace) -> int:
+    if args.model_command == "bootstrap":  # no registry: it only writes artifacts (the newest serves)
+        from processor.model.bootstrap import run_bootstrap
+
+        return run_bootstrap(settings, args.event_type, args.history_dir)
     pipelines = load_pipelines(settings.pipelines_file)
     types = list(pipelines.event_types)
     if args.event_type is not None and args.event_type not in types:

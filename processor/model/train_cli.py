@@ -1,16 +1,46 @@
-"""``processor train``: arguments and the run, kept beside training so ``processor/cli.py`` stays small."""
+"""``processor train``: arguments and the run, kept beside training so ``processor/cli.py`` stays small.
+
+Only the arguments are defined at import: ``processor/cli.py`` builds every subcommand's parser,
+and ``processor run`` must not load the training libraries (scikit-learn, matplotlib, scipy
+through the ``lightgbm`` package). ``run_train`` imports training when it runs, after checking
+that the ``train`` extra is installed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from pathlib import Path
 
 from processor.config import Settings, load_pipelines
 from processor.errors import ConfigError
-from processor.model.progress import Progress
-from processor.model.sources import AvroFile, EventSource, JsonlFile, KafkaTopic, read_feedback_labels
-from processor.model.training import Guards, format_result, train_model
-from processor.serializers.schemas import SchemaStore
+
+#: import name -> distribution of the libraries only training needs (``pip install 'processor[train]'``)
+TRAINING_LIBRARIES = {"sklearn": "scikit-learn", "matplotlib": "matplotlib", "scipy": "scipy", "lightgbm": "lightgbm"}
+
+
+def missing_training_libraries() -> list[str]:
+    """The distributions of ``TRAINING_LIBRARIES`` that cannot be imported here (none: training can run)."""
+    missing = []
+    for module, distribution in TRAINING_LIBRARIES.items():
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(distribution)
+    return missing
+
+
+def require_training_libraries(command: str = "processor train") -> None:
+    """Raise a ``ConfigError`` saying what to install when the ``train`` extra is missing."""
+    missing = missing_training_libraries()
+    if missing:
+        raise ConfigError(
+            "training_libraries_missing",
+            f"{command} needs {', '.join(missing)}, which serving does not install: "
+            "pip install 'processor[train]' (or use the training image: make image builds processor:train)",
+        )
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +70,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(settings: Settings, args: argparse.Namespace) -> int:
+    require_training_libraries()
+    from processor.model.progress import Progress
+    from processor.model.sources import AvroFile, EventSource, JsonlFile, KafkaTopic, read_feedback_labels
+    from processor.model.training import Guards, format_result, train_model
+    from processor.serializers.schemas import SchemaStore
+
     schemas = SchemaStore(settings.schemas_dir)
     source: EventSource
     if args.events_topic:

@@ -1,7 +1,9 @@
 """The model worker: one LightGBM call per batch and event type, with the version the registry names.
 
-Artifacts load from LightGBM's text format (never pickle); an artifact whose metadata says
-``model_kind: logistic_regression`` holds a ``LinearModel`` instead, scored with numpy. Every ``reload_interval_s`` the worker
+Artifacts load from LightGBM's text format (never pickle), through LightGBM's C library
+(``processor.model.native``): the ``lightgbm`` package would drag scipy into every processor. An artifact
+whose metadata says ``model_kind: logistic_regression`` holds a ``LinearModel`` instead, scored with numpy.
+Every ``reload_interval_s`` the worker
 reads the rollout state (``processor.model.registry``: the promoted version per type and an
 optional shadow; without a promoted version, the newest artifact in the store serves) and swaps
 models in without a restart. The swap happens in ``maybe_reload``, which the pipeline calls once
@@ -26,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import redis
 
@@ -36,6 +37,7 @@ from processor.model.artifact import ArtifactError, ArtifactRef, find_artifact, 
 from processor.model.features.base import FeatureModule
 from processor.model.linear import KIND as LINEAR_KIND
 from processor.model.linear import LinearModel, LinearModelError
+from processor.model.native import NativeBooster, NativeModelError
 from processor.model.registry import ModelRegistry, RolloutState
 from processor.model.rollout_metrics import RolloutMetrics
 from processor.model.shadow import ShadowComparer, ShadowResult
@@ -46,7 +48,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class LoadedModel:
     ref: ArtifactRef
-    booster: lgb.Booster | LinearModel  # both score with .predict(features, num_threads=1)
+    booster: NativeBooster | LinearModel  # both score with .predict(features, num_threads=1)
     feature_names: tuple[str, ...]
     #: per feature, the (min, max) seen in training; absent for artifacts that predate it
     ranges: dict[str, tuple[float, float]]
@@ -70,7 +72,7 @@ def load_model(ref: ArtifactRef, module: FeatureModule) -> LoadedModel:
             "feature_mismatch",
             f"artifact features {list(names)} differ from the serving feature module {list(module.FEATURE_NAMES)}",
         )
-    booster: lgb.Booster | LinearModel
+    booster: NativeBooster | LinearModel
     if metadata.get("model_kind", "lightgbm") == LINEAR_KIND:
         # a logistic regression (the pipeline's model: logistic_regression): numbers applied with numpy
         try:
@@ -81,8 +83,8 @@ def load_model(ref: ArtifactRef, module: FeatureModule) -> LoadedModel:
             raise ArtifactError("feature_mismatch", "the linear model's features differ from the metadata's")
     else:
         try:
-            booster = lgb.Booster(model_file=str(ref.model_path))
-        except lgb.basic.LightGBMError as exc:
+            booster = NativeBooster(ref.model_path)
+        except NativeModelError as exc:
             raise ArtifactError("load_error", f"LightGBM cannot load {ref.model_path}: {exc}") from exc
     if booster.num_feature() != len(names):
         raise ArtifactError(

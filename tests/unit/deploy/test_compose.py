@@ -37,7 +37,15 @@ def compose() -> dict[str, Any]:
 
 
 def _processor_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: svc for name, svc in compose["services"].items() if svc.get("image") == "processor:local"}
+    return {
+        name: svc
+        for name, svc in compose["services"].items()
+        if svc.get("image") in ("processor:local", "processor:train")
+    }
+
+
+#: ports of `make stack-up` and of the CLI's own servers on the host (settings defaults)
+LOCAL_STACK_PORTS = {9092, 9093, 6379, MetricsSettings().port, 8080, 8081}
 
 
 def test_the_file_is_valid_against_the_compose_specification(compose: dict[str, Any]) -> None:
@@ -90,13 +98,20 @@ def test_every_command_is_a_real_cli_command(compose: dict[str, Any]) -> None:
 
 
 def test_images_build_from_the_dockerfile_and_kafka_matches_the_local_stack(compose: dict[str, Any]) -> None:
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    stages = set(re.findall(r"^FROM \S+ AS (\w+)", dockerfile, re.M))
     for name, svc in _processor_services(compose).items():
         assert (PROJECT_ROOT / svc["build"]["context"] / svc["build"]["dockerfile"]).is_file(), name
+        assert svc["build"]["target"] in stages, name
+    # only the model bootstrap gets the training libraries; everything that serves runs the lean image
+    assert {n for n, s in _processor_services(compose).items() if s["image"] == "processor:train"} == {"train"}
+    assert compose["services"]["train"]["command"] == ["models", "bootstrap"]
     pom = (PROJECT_ROOT / "deploy/local/kafka/pom.xml").read_text(encoding="utf-8")
     match = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom)
     assert match is not None
     assert compose["services"]["kafka"]["image"] == f"apache/kafka:{match[1]}"
-    assert "--appendonly" in compose["services"]["redis"]["command"]  # DESIGN.md: Redis runs with AOF
+    # DESIGN.md: Redis runs with AOF
+    assert "--appendonly yes" in " ".join(compose["services"]["redis"]["command"])
 
 
 def test_bootstrap_and_redis_urls_name_compose_services(compose: dict[str, Any]) -> None:
@@ -106,13 +121,54 @@ def test_bootstrap_and_redis_urls_name_compose_services(compose: dict[str, Any])
         env = svc["environment"]
         assert env["PROCESSOR_KAFKA__BOOTSTRAP_SERVERS"] in internal, name
         assert env["PROCESSOR_REDIS__URL"].startswith("redis://redis:"), name
+        # Redis requires a password and every role sends it (the same variable, no default)
+        assert env["PROCESSOR_REDIS__PASSWORD"] == compose["services"]["redis"]["environment"]["REDIS_PASSWORD"], name
+    assert re.fullmatch(r"\$\{REDIS_PASSWORD:\?[^}]+\}", compose["services"]["redis"]["environment"]["REDIS_PASSWORD"])
+    redis_svc = compose["services"]["redis"]
+    assert '--requirepass "$$REDIS_PASSWORD"' in " ".join(redis_svc["command"])
+    assert "REDISCLI_AUTH" in " ".join(redis_svc["healthcheck"]["test"])  # the health check authenticates too
+
+
+def _published(svc: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(host address, host port, container port) of each published port."""
+    out = []
+    for spec in svc.get("ports", []):
+        address, host, container = (
+            str(spec).split(" ")[0].rsplit(":", 2) if str(spec).count(":") == 2 else ("", *str(spec).split(":"))
+        )
+        out.append((address, int(host), int(container)))
+    return out
+
+
+def test_safe_by_default(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    # Redis and the processors publish nothing; whatever is published listens on this host only
+    assert "ports" not in services["redis"] and "ports" not in services["processor"]
+    published = {name: _published(svc) for name, svc in services.items() if svc.get("ports")}
+    assert published
+    for name, ports in published.items():
+        for address, host, _ in ports:
+            assert address == "127.0.0.1", f"{name} publishes {host} on every interface"
+            assert host not in LOCAL_STACK_PORTS, f"{name}: host port {host} clashes with make stack-up or the CLI"
+    # Grafana's admin password has no default: compose refuses to start without .env
+    password = services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", password)
+    assert services["grafana"]["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+
+
+def test_processors_scale(compose: dict[str, Any]) -> None:
+    """`--scale processor=N`: no fixed transactional id (it defaults to group-hostname), no host port."""
+    processor = compose["services"]["processor"]
+    assert "PROCESSOR_KAFKA__TRANSACTIONAL_ID" not in processor["environment"]
+    assert "container_name" not in processor and "hostname" not in processor
+    assert "ports" not in processor
 
 
 def test_ports_and_health_checks_agree_with_the_roles(compose: dict[str, Any]) -> None:
     services = compose["services"]
     for role, port in ROLE_PORTS.items():
         svc = services[role]
-        assert f"{port}:{port}" in svc["ports"], role
+        assert all(container == port for _, _, container in _published(svc)), role
         assert svc["environment"]["HEALTHCHECK_URL"] == f"http://127.0.0.1:{port}/healthz", role
     assert int(services["processor"]["environment"]["PROCESSOR_METRICS__PORT"]) == ROLE_PORTS["processor"]
     for name in ("kafka", "redis", "prometheus", "grafana"):
@@ -141,7 +197,14 @@ def test_prometheus_scrapes_the_roles_and_loads_the_rules(compose: dict[str, Any
         relative = Path(host_dir) / Path(rule_file).relative_to("/etc/prometheus")
         path = relative.as_posix().removeprefix("./")
         assert (PROJECT_ROOT / path).is_file(), path
-    targets = {t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
+    targets = {t for job in config["scrape_configs"] for sc in job.get("static_configs", []) for t in sc["targets"]}
+    # the processors' replicas are found by DNS (the service name resolves to every replica)
+    targets |= {
+        f"{name}:{sd['port']}"
+        for job in config["scrape_configs"]
+        for sd in job.get("dns_sd_configs", [])
+        for name in sd["names"]
+    }
     for role, port in ROLE_PORTS.items():
         assert f"{role}:{port}" in targets, role
     for target in targets - {"localhost:9090"}:
