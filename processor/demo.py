@@ -98,7 +98,7 @@ def ensure_models(settings: Settings) -> None:
         if ref is not None:
             cfg = pipelines.event_types[event_type]
             try:  # an artifact of older serving code (other features) would only be refused
-                check_loadable(ref, load_feature_module(cfg.features or event_type))
+                check_loadable(ref, load_feature_module(cfg.features or event_type, features_dir=settings.features_dir))
             except ProcessorError as exc:
                 _say(f"model for {event_type}: {ref.version} does not load ({exc.code}): training a new one")
             else:

@@ -207,7 +207,14 @@ def train_model(
     limits = settings.training
     now = _aware(now or datetime.now(UTC))
     module_name = config.features or event_type
-    module = load_feature_module(module_name)
+    schemas = SchemaStore(settings.schemas_dir)
+    module = load_feature_module(
+        module_name,
+        features_dir=settings.features_dir,
+        schema_fields=schemas.latest(config.schema_name or event_type).fields
+        if schemas.has(config.schema_name or event_type)
+        else None,
+    )
     names = _check_module(module_name, module)
 
     labels: dict[str, str] | None = None
@@ -221,7 +228,6 @@ def train_model(
         labels_invalid += feedback.invalid
         label_sources.append(f"feedback topic ({len(feedback.labels)})")
     progress.stage(f"reading events from {source.name}")
-    schemas = SchemaStore(settings.schemas_dir)
     rows, summary = _load_events(
         source,
         event_type=event_type,

@@ -10,8 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from processor.config import Settings, load_settings
-from processor.errors import ConfigError
+from processor.config import Settings, load_settings, project_override
+from processor.errors import QUARANTINE_STAGES, ConfigError
 from processor.quarantine.records import (
     QuarantinedRecord,
     QuarantineFilter,
@@ -72,7 +72,7 @@ def _as_dict(record: QuarantinedRecord, replayed: dict[str, Any] | None) -> dict
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, **project_override(args))
     records, unreadable = read_quarantine(settings, _selection(args))
     replayed = _ledger(settings).replayed([r.coordinate for r in records])
     shown = records[-args.limit :] if args.limit else records
@@ -93,7 +93,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, **project_override(args))
     topic, partition, offset = parse_coordinate(args.record, settings.topics.quarantine)
     if topic != settings.topics.quarantine:
         raise ConfigError("invalid_coordinate", f"{topic} is not the quarantine topic ({settings.topics.quarantine})")
@@ -109,7 +109,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from processor.quarantine.replay import replay
 
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, **project_override(args))
     selection = _selection(args)
     if selection.is_empty and not args.all:
         print(
@@ -140,7 +140,7 @@ def add_parser(sub: Any) -> None:
     q_sub = q.add_subparsers(dest="quarantine_command", required=True)
 
     def filters(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--stage", choices=["decode", "schema", "semantic", "late", "processing"], default=None)
+        p.add_argument("--stage", choices=list(QUARANTINE_STAGES), default=None)
         p.add_argument("--error-code", default=None, help="e.g. unknown_schema_version")
         p.add_argument("--event-type", default=None)
         p.add_argument("--since", default=None, help="quarantined at or after: epoch ms, RFC 3339, or 30m/2h/7d ago")

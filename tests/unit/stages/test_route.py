@@ -22,7 +22,7 @@ PROCESSED = T0 + 10_000
 
 
 def output_fields(name: str) -> list[str]:
-    schema = json.loads((PROJECT_ROOT / "schemas" / "output" / f"{name}.avsc").read_text())
+    schema = json.loads((PROJECT_ROOT / "processor" / "schemas" / "output" / f"{name}.avsc").read_text())
     return [f["name"] for f in schema["fields"]]
 
 
