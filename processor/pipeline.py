@@ -313,13 +313,15 @@ def _processing_error(code: str, exc: Exception, event: Event) -> ProcessingErro
 
 
 def _feature_error(exc: Exception, event: Event) -> FeatureError:
-    return FeatureError(
+    error = FeatureError(
         "feature_error",
         f"{type(exc).__name__}: {exc}"[:1000],
         raw=event.raw,
         event_type=event.event_type,
         event_id=event.event_id,
     )
+    error.__cause__ = exc  # the quarantine record's dead-letter headers name the feature code's exception
+    return error
 
 
 def _late(event: Event) -> Event:

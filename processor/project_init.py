@@ -300,13 +300,16 @@ def main() -> None:
     parser.add_argument("--bootstrap-servers", default="localhost:9092")
     parser.add_argument("--format", choices=["json", "avro"], default="json")
     parser.add_argument("--schema", type=Path, default=Path(f"schemas/input/{EVENT_TYPE}.v1.avsc"))
-    parser.add_argument("--limit", type=int, default=None, help="send only the first N events")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N events")
+    parser.add_argument("--limit", type=int, default=None, help="send at most N events")
     args = parser.parse_args()
     encode = avro_encoder(args.schema) if args.format == "avro" else (lambda e: json.dumps(e).encode())
     producer = Producer({"bootstrap.servers": args.bootstrap_servers, "enable.idempotence": True})
     sent = 0
     with args.events.open() as lines:
-        for line in lines:
+        for number, line in enumerate(lines):
+            if number < args.skip:
+                continue
             if args.limit is not None and sent >= args.limit:
                 break
             event = json.loads(line)

@@ -86,7 +86,8 @@ class ShadowComparer:
                         "scored_at": now_ms,
                     },
                 )
-                records.append(OutputRecord(self._topic, event.entity_id.encode("utf-8"), value))
+                headers = self._encoder.schema_headers("shadow")
+                records.append(OutputRecord(self._topic, event.entity_id.encode("utf-8"), value, headers))
         return ShadowResult(
             event_type=event_type,
             active_version=active_version,

@@ -72,6 +72,8 @@ class SchemaStore:
         self._by_name: dict[str, dict[int, InputSchema]] = {}
         self._by_fingerprint: dict[bytes, InputSchema] = {}
         self.outputs: dict[str, Any] = {}
+        #: Output schema name -> (full Avro name, version): what the ``processor-schema`` headers say.
+        self.output_ids: dict[str, tuple[str, int]] = {}
         input_dir = schemas_dir / "input"
         if not input_dir.is_dir():
             raise ConfigError("schemas_missing", f"no input schemas folder at {input_dir}")
@@ -94,7 +96,9 @@ class SchemaStore:
             self._by_fingerprint[entry.fingerprint] = entry
         for resource in output_schema_files():
             name = resource.name.removesuffix(".avsc")
-            self.outputs[name] = fastavro.parse_schema(self._read(resource), _write_hint=False)
+            schema = self._read(resource)
+            self.outputs[name] = fastavro.parse_schema(schema, _write_hint=False)
+            self.output_ids[name] = (f"{schema['namespace']}.{schema['name']}", int(schema.get("version", 1)))
 
     @staticmethod
     def _read(path: Path | Traversable) -> dict[str, Any]:
