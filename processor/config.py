@@ -247,7 +247,7 @@ class ModelsSettings(BaseModel):
     #: How often a running processor re-reads the registry (promote/rollback/shadow take effect
     #: at the next batch boundary after this; the issue asks for under 5 s).
     reload_interval_s: float = Field(default=1.0, gt=0)
-    #: Topic for shadow-model comparisons (schemas/output/shadow.avsc); none: metrics only.
+    #: Topic for shadow-model comparisons (processor/schemas/output/shadow.avsc); none: metrics only.
     shadow_topic: str | None = None
     #: A batch whose model call takes longer than this is decided by fallback rules instead.
     latency_budget_ms: int = Field(default=2_000, ge=1)

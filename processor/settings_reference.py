@@ -41,8 +41,10 @@ or logged; give them through the environment (in Kubernetes, from a Secret) rath
 file. `processor config show` prints the effective settings, secrets masked.
 
 Per-event-type pipeline configuration (schemas, validation and late policies, decision bands,
-rules) is a separate file, `config/pipelines.yaml` (`PROCESSOR_PIPELINES_FILE`), validated at
-start-up.
+rules) is a separate file in the project directory (`--project DIR`, `PROCESSOR_PROJECT_DIR` or the
+current directory): `pipelines.yaml`, or `config/pipelines.yaml` as in this repository's example
+project (`PROCESSOR_PIPELINES_FILE`), validated at start-up. Relative paths below are the
+project's. [your-events.md](your-events.md) describes a project.
 """
 
 

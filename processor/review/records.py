@@ -1,6 +1,6 @@
 """The two records a decision writes: a label on events.feedback and the human decision on events.scored.
 
-Both follow schemas/output (feedback.avsc, scored.avsc) and are encoded like every other output.
+Both follow processor/schemas/output (feedback.avsc, scored.avsc) and are encoded like every other output.
 Lineage headers name the review record the decision answers (``review-topic``, ``review-partition``,
 ``review-offset``): not ``source-*``, which name inputs of events.raw and are what the accounting
 identity counts.

@@ -1,4 +1,4 @@
-"""Encode output records: JSON by default, Avro (plain binary, schemas/output/*.avsc) when configured.
+"""Encode output records: JSON by default, Avro (plain binary, processor/schemas/output/*.avsc) when configured.
 
 In JSON, ``bytes`` fields (the quarantine record's original key and value, header values) are
 base64 strings, so any byte sequence survives the round trip exactly.
