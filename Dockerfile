@@ -13,7 +13,9 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY processor ./processor
 # Install the package to resolve its pinned dependencies, then remove the package itself: the code
-# runs from /app (PYTHONPATH), beside the schemas/ and config/ that PROJECT_ROOT points at.
+# runs from /app (PYTHONPATH), which is also the project directory (PROCESSOR_PROJECT_DIR): the
+# repository's example project, schemas/input and config/pipelines.yaml. A team's image copies its
+# own project there instead (docs/your-events.md).
 RUN pip install . && pip uninstall --yes processor
 
 FROM ${PYTHON_IMAGE} AS runtime
@@ -37,6 +39,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    PROCESSOR_PROJECT_DIR=/app \
     PROCESSOR_MODELS__DIR=/var/lib/processor/models \
     HEALTHCHECK_URL=http://127.0.0.1:9108/healthz
 USER 10001:10001

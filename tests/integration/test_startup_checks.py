@@ -7,8 +7,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from helpers.kafka import count_outputs, produce
 from processor.config import Settings
 from processor.kafka.admin import create_topics
+from processor.project_init import write_project
 
 
 def test_a_missing_raw_topic_is_reported_at_once(
@@ -45,3 +47,24 @@ def test_missing_output_topics_are_named_too(
     text = log.read_text()
     assert f"scored '{settings.topics.raw}.absent'" in text
     assert repr(settings.topics.raw) not in text.split("topic_missing", 1)[1].split("do not exist")[0]
+
+
+def test_a_feature_module_that_breaks_the_contract_stops_start_up(
+    topic_factory: Callable[..., Settings],
+    processor_factory: Callable[..., subprocess.Popen[bytes]],
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    write_project(project, "refund_issued")
+    module = project / "features" / "refund_issued.py"
+    # a history counter keyed by a field the schema does not have
+    module.write_text(module.read_text().replace('"entity_id", _HOUR_MS', '"card_hash", _HOUR_MS'))
+    settings = topic_factory(project_dir=project)
+    produce(settings, [(b"k", b'{"event_type": "refund_issued"}')])
+    log = tmp_path / "processor.log"
+    proc = processor_factory(settings, "--max-idle", "1", log=log)
+    assert proc.wait(60) == 2
+    text = log.read_text()
+    assert "invalid_feature_module" in text and str(module) in text
+    assert "keyed by field 'card_hash', which the event's schema lacks" in text
+    assert count_outputs(settings) == 0  # stopped before consuming anything
