@@ -12,20 +12,27 @@ import logging
 import random
 import threading
 import time
+from pathlib import Path
 
 import redis
 from confluent_kafka.admin import AdminClient
 
 from processor.app import Processor, RunSummary
 from processor.audit import AuditReport, audit
-from processor.config import PROJECT_ROOT, Settings, load_pipelines
+from processor.config import Settings, load_pipelines
 from processor.kafka.admin import create_topics
 from processor.model.artifact import latest_artifact
 from processor.state.redis_client import connect
 
 DEMO_GROUP = "processor-demo"
 DEMO_PREFIX = "demo:"
-TRAINING_DIR = PROJECT_ROOT / "data" / "generated"
+
+
+def training_dir(settings: Settings) -> Path:
+    """Where the demo writes its generated history: inside the project, never beside the package."""
+    return settings.project_dir / "data" / "generated"
+
+
 _TRAINING_COUNTS = {"user_signed_up": 12_000, "document_uploaded": 12_000, "jira_ticket_created": 2_503}
 
 
@@ -104,8 +111,8 @@ def ensure_models(settings: Settings) -> None:
             else:
                 _say(f"model for {event_type}: {ref.version} (already trained)")
                 continue
-        TRAINING_DIR.mkdir(parents=True, exist_ok=True)
-        path = TRAINING_DIR / f"{event_type}.history.jsonl"
+        training_dir(settings).mkdir(parents=True, exist_ok=True)
+        path = training_dir(settings) / f"{event_type}.history.jsonl"
         _say(f"no model for {event_type}: generating history and training")
         run_simulate(
             settings,
@@ -150,7 +157,7 @@ def run_demo(settings: Settings, *, count: int, seed: int | None) -> int:
     from processor.ingest.demo_traffic import send_traffic, start_gateway
 
     _say("starting the ingestion gateway (processor ingest serve) on its own port")
-    gateway = start_gateway(settings, TRAINING_DIR / "demo-gateway")
+    gateway = start_gateway(settings, training_dir(settings) / "demo-gateway")
     _say("running the processor until it has been idle for 5 s, while Jira webhooks and uploads reach the gateway")
     sender = threading.Thread(target=send_traffic, args=(gateway, seed), name="demo-gateway-traffic")
     try:
@@ -170,7 +177,7 @@ def run_demo(settings: Settings, *, count: int, seed: int | None) -> int:
     print(
         "\nThe stack is still running. Stop it with `make stack-down`; look at the outputs with\n"
         "  .venv/bin/processor audit   (PROCESSOR_KAFKA__GROUP_ID is not needed for that)\n"
-        f"Models are in {settings.models.dir}; training data in {TRAINING_DIR}."
+        f"Models are in {settings.models.dir}; training data in {training_dir(settings)}."
     )
     return 0 if report.identity_holds else 1
 
