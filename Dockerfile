@@ -69,6 +69,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     MPLCONFIGDIR=/tmp/matplotlib \
+    PROCESSOR_PROJECT_DIR=/app \
     PROCESSOR_MODELS__DIR=/var/lib/processor/models \
     HEALTHCHECK_URL=http://127.0.0.1:9108/healthz
 USER 10001:10001

@@ -37,6 +37,7 @@ MIX = FaultMix(
 
 def _settings(run: str, partitions: int) -> Settings:
     return load_settings(
+        project_dir=PROJECT_ROOT,  # the repository's example project, from wherever this runs
         kafka={"group_id": f"bench-{run}", "transactional_id": f"bench-{run}"},
         redis={"key_prefix": f"bench:{run}:"},
         topics={
@@ -111,7 +112,7 @@ def main() -> int:
     # (imported here, not at the top: the contenders' own processes must not carry the trainer)
     from processor.demo import ensure_models
 
-    ensure_models(load_settings())
+    ensure_models(load_settings(project_dir=PROJECT_ROOT))
     messages = simulate(args.events, seed=42, faults=MIX, span_s=600.0)
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in ("limit", "processor", "naive")}
     for rep in range(args.repetitions):

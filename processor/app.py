@@ -30,7 +30,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from processor.checkpointing.metadata import CommitMetadata
 from processor.config import PipelinesConfig, Settings
 from processor.decide.killswitch import MODES
-from processor.errors import ProcessingError
+from processor.errors import ConfigError, ProcessingError
 from processor.kafka.clients import make_consumer, make_transactional_producer
 from processor.kafka.deadline import call_with_deadline
 from processor.kafka.records import to_raw
@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 _TXN_TIMEOUT_S = 15.0
 _MAX_BACKOFF_S = 10.0
 _UNASSIGNED_GRACE_S = 60.0
+_METADATA_TIMEOUT_S = 15.0
 _IDLE_PING_S = 5.0
 
 
@@ -173,6 +174,11 @@ class Processor:
         p = self.settings.processing
         self._new_producer()
         self._consumer = make_consumer(self.settings)
+        try:
+            self._require_topics(self._consumer)
+        except ConfigError:
+            self._close()
+            raise
         self._consumer.subscribe(
             [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
         )
@@ -220,6 +226,28 @@ class Processor:
             self.metrics.healthy.set(0)
             self._close()
         return self.summary
+
+    def _require_topics(self, consumer: Consumer) -> None:
+        """Stop at once, naming them, when the input or an output topic does not exist.
+
+        Subscribed to a missing topic, a consumer is simply never assigned anything: the process
+        would wait silently (``--max-idle`` never started counting).
+        """
+        t = self.settings.topics
+        needed = {"raw": t.raw, "scored": t.scored, "review": t.review, "quarantine": t.quarantine}
+        try:
+            known = consumer.list_topics(timeout=_METADATA_TIMEOUT_S).topics
+        except KafkaException as exc:
+            # the broker is not reachable yet (a restart): the consumer waits for it, as before
+            log.warning("no topic metadata yet, not checking the topics: %s", exc)
+            return
+        missing = [f"{name} {topic!r}" for name, topic in needed.items() if topic not in known]
+        if missing:
+            raise ConfigError(
+                "topic_missing",
+                f"topics {', '.join(missing)} do not exist on {self.settings.kafka.bootstrap_servers}: create them "
+                "(`processor topics create`) or point the settings at the right names (PROCESSOR_TOPICS__RAW ...)",
+            )
 
     def _close(self) -> None:
         if self._consumer is not None:

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 from processor import __version__
-from processor.config import Settings, load_pipelines, load_settings
+from processor.config import Settings, load_pipelines, load_settings, project_override
 from processor.errors import ConfigError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    return load_settings(args.config, **project_override(args))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -273,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="processor", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument("--config", type=Path, default=None, help="YAML settings file (environment wins over it)")
+    parser.add_argument(
+        "--project", type=Path, default=None, metavar="DIR", help="project directory (default: settings.project_dir)"
+    )
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING... (default: settings.log_level)")
     parser.add_argument(
         "--log-format", choices=["json", "text"], default=None, help="default: settings.log_format (auto)"
@@ -372,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_quarantine_parser(sub)  # quarantine list | show | replay
     add_config_parser(sub)  # config reference | show
+    from processor.project_init import add_parser as add_init_parser
+
+    add_init_parser(sub)  # init DIR --event-type NAME
     review = sub.add_parser("review", help="human review of escalated events (web app and terminal)")
     review_sub = review.add_subparsers(dest="review_command", required=True)
     review_serve = review_sub.add_parser("serve", help="the review web app (default port 8081)")

@@ -32,8 +32,13 @@ from pydantic_settings import (
 
 from processor.errors import ConfigError
 
-#: The source tree (or installed data) root: schemas/ and config/ live beside the package.
+#: The source checkout's root (tests, docs, the chaos and bench harnesses use it). Nothing a
+#: running processor reads is found through it: that is the project directory (``project_dir``).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Where a project keeps its pipeline file, first match wins (``config/`` is the layout of the
+#: repository's own example project).
+PIPELINES_FILE_NAMES = ("pipelines.yaml", "config/pipelines.yaml")
 
 _Frozen = ConfigDict(frozen=True, extra="forbid")
 
@@ -236,12 +241,13 @@ class TopicsSettings(BaseModel):
 class ModelsSettings(BaseModel):
     model_config = _Frozen
 
-    #: Model artifacts: ``<dir>/<event_type>/<version>/`` (LightGBM text model + metadata.json).
-    dir: Path = PROJECT_ROOT / "models"
+    #: Model artifacts: ``<dir>/<event_type>/<version>/`` (LightGBM text model + metadata.json);
+    #: ``<project_dir>/models`` when unset.
+    dir: Path = Path("models")
     #: How often a running processor re-reads the registry (promote/rollback/shadow take effect
     #: at the next batch boundary after this; the issue asks for under 5 s).
     reload_interval_s: float = Field(default=1.0, gt=0)
-    #: Topic for shadow-model comparisons (schemas/output/shadow.avsc); none: metrics only.
+    #: Topic for shadow-model comparisons (processor/schemas/output/shadow.avsc); none: metrics only.
     shadow_topic: str | None = None
     #: A batch whose model call takes longer than this is decided by fallback rules instead.
     latency_budget_ms: int = Field(default=2_000, ge=1)
@@ -331,7 +337,7 @@ class IngestSettings(BaseModel):
         }
     )
     #: Uploaded documents are stored here, content-addressed by sha256.
-    upload_dir: Path = PROJECT_ROOT / "data" / "uploads"
+    upload_dir: Path = Path("data/uploads")
     max_event_bytes: int = Field(default=1_000_000, ge=1_024)
     max_batch_bytes: int = Field(default=10_000_000, ge=1_024)
     max_batch_items: int = Field(default=1_000, ge=1)
@@ -507,10 +513,19 @@ class Settings(BaseSettings):
     quarantine: QuarantineSettings = QuarantineSettings()
     review: ReviewSettings = ReviewSettings()
     status: StatusSettings = StatusSettings()
-    #: Avro schemas: ``input/<event_type>.v<N>.avsc`` and ``output/*.avsc``.
-    schemas_dir: Path = PROJECT_ROOT / "schemas"
-    #: Per-event-type pipeline configuration, validated at start-up.
-    pipelines_file: Path = PROJECT_ROOT / "config" / "pipelines.yaml"
+    #: The project a team owns: ``pipelines.yaml``, ``schemas/input/*.avsc``, ``features/*.py``,
+    #: ``models/`` (``processor init`` writes one). ``--project DIR`` sets it; the current
+    #: directory when unset. The paths below default to their place inside it.
+    project_dir: Path = Field(default_factory=Path.cwd)
+    #: Input Avro schemas: ``input/<event_type>.v<N>.avsc``; ``<project_dir>/schemas`` when unset.
+    #: (The output schemas ship inside the package.)
+    schemas_dir: Path = Path("schemas")
+    #: Per-event-type pipeline configuration, validated at start-up; ``<project_dir>/pipelines.yaml``
+    #: (or ``<project_dir>/config/pipelines.yaml``) when unset.
+    pipelines_file: Path = Path("pipelines.yaml")
+    #: Feature modules named by a bare name in the pipeline file: ``<name>.py`` in this folder;
+    #: ``<project_dir>/features`` when unset.
+    features_dir: Path = Path("features")
     #: DEBUG, INFO, WARNING, ERROR.
     log_level: str = "INFO"
     #: ``json``: one object per line (ts, level, logger, message, event_id, offset, model_version...),
@@ -522,6 +537,26 @@ class Settings(BaseSettings):
     # builds its sources from the class. ClassVar, or pydantic makes it a private attribute whose
     # class-level value is a descriptor, not None, and a plain Settings() fails.
     _config_file: ClassVar[Path | None] = None
+
+    @model_validator(mode="after")
+    def _inside_the_project(self) -> Settings:
+        # Relative paths are the project's: a default never points inside site-packages, and
+        # the same settings work from any working directory. Frozen, so set through object.
+        project = self.project_dir.expanduser().resolve()
+        object.__setattr__(self, "project_dir", project)
+        pipelines = self.pipelines_file
+        if pipelines == Path("pipelines.yaml"):
+            found = [project / name for name in PIPELINES_FILE_NAMES if (project / name).is_file()]
+            pipelines = found[0] if found else project / pipelines
+        object.__setattr__(self, "pipelines_file", project / pipelines)
+        object.__setattr__(self, "schemas_dir", project / self.schemas_dir)
+        object.__setattr__(self, "features_dir", project / self.features_dir)
+        if not self.models.dir.is_absolute():
+            object.__setattr__(self, "models", self.models.model_copy(update={"dir": project / self.models.dir}))
+        if not self.ingest.upload_dir.is_absolute():
+            upload_dir = project / self.ingest.upload_dir
+            object.__setattr__(self, "ingest", self.ingest.model_copy(update={"upload_dir": upload_dir}))
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -552,6 +587,12 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise ConfigError("invalid_settings", f"{config_file}: {exc}") from exc
     finally:
         Settings._config_file = None
+
+
+def project_override(args: Any) -> dict[str, Any]:
+    """``--project DIR`` of a command line as a settings override (it wins over the environment)."""
+    project = getattr(args, "project", None)
+    return {} if project is None else {"project_dir": project}
 
 
 def _plain(value: Any) -> Any:
@@ -702,7 +743,11 @@ def load_pipelines(path: Path) -> PipelinesConfig:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ConfigError("pipelines_file_missing", f"pipeline config {path} does not exist") from exc
+        raise ConfigError(
+            "pipelines_file_missing",
+            f"pipeline config {path} does not exist: run from your project directory, or name it with "
+            "--project DIR or PROCESSOR_PROJECT_DIR (`processor init DIR --event-type NAME` writes a new one)",
+        ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError("pipelines_file_invalid", f"{path} is not valid YAML: {exc}") from exc
     try:

@@ -13,19 +13,25 @@ import logging
 import random
 import threading
 import time
+from pathlib import Path
 
 import redis
 from confluent_kafka.admin import AdminClient
 
 from processor.app import Processor, RunSummary
 from processor.audit import AuditReport, audit
-from processor.config import PROJECT_ROOT, Settings, load_pipelines
+from processor.config import Settings, load_pipelines
 from processor.kafka.admin import create_topics
 from processor.state.redis_client import connect
 
 DEMO_GROUP = "processor-demo"
 DEMO_PREFIX = "demo:"
-TRAINING_DIR = PROJECT_ROOT / "data" / "generated"
+
+
+def training_dir(settings: Settings) -> Path:
+    """Where the demo writes its generated history: inside the project, never beside the package."""
+    return settings.project_dir / "data" / "generated"
+
 
 
 def _say(message: str) -> None:
@@ -84,10 +90,10 @@ def _clear_redis(client: redis.Redis, prefix: str) -> int:
 
 
 def ensure_models(settings: Settings) -> None:
-    """A loadable model per event type (``processor models bootstrap``), its history kept in TRAINING_DIR."""
+    """A loadable model per event type (``processor models bootstrap``), its history kept in training_dir(settings)."""
     from processor.model.bootstrap import bootstrap_models
 
-    bootstrap_models(settings, history_dir=TRAINING_DIR, say=_say)
+    bootstrap_models(settings, history_dir=training_dir(settings), say=_say)
 
 
 def run_demo(settings: Settings, *, count: int, seed: int | None) -> int:
@@ -111,7 +117,7 @@ def run_demo(settings: Settings, *, count: int, seed: int | None) -> int:
     from processor.ingest.demo_traffic import send_traffic, start_gateway
 
     _say("starting the ingestion gateway (processor ingest serve) on its own port")
-    gateway = start_gateway(settings, TRAINING_DIR / "demo-gateway")
+    gateway = start_gateway(settings, training_dir(settings) / "demo-gateway")
     _say("running the processor until it has been idle for 5 s, while Jira webhooks and uploads reach the gateway")
     sender = threading.Thread(target=send_traffic, args=(gateway, seed), name="demo-gateway-traffic")
     try:
@@ -131,7 +137,7 @@ def run_demo(settings: Settings, *, count: int, seed: int | None) -> int:
     print(
         "\nThe stack is still running. Stop it with `make stack-down`; look at the outputs with\n"
         "  .venv/bin/processor audit   (PROCESSOR_KAFKA__GROUP_ID is not needed for that)\n"
-        f"Models are in {settings.models.dir}; training data in {TRAINING_DIR}."
+        f"Models are in {settings.models.dir}; training data in {training_dir(settings)}."
     )
     return 0 if report.identity_holds else 1
 

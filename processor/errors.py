@@ -69,6 +69,16 @@ class LateEventError(ProcessorError):
     stage = "late"
 
 
+class FeatureError(ProcessorError):
+    """An event type's feature module raised on one event (or returned a vector of the wrong length).
+
+    The event is quarantined with ``stage=features`` and the exception's type in the message; the
+    rest of the batch goes on.
+    """
+
+    stage = "features"
+
+
 class ProcessingError(ProcessorError):
     """A later stage failed on one event (a feature function raised, an output would not encode).
 
@@ -99,4 +109,4 @@ class StateError(ProcessorError):
 
 
 #: The stages a quarantine record may name, in pipeline order.
-QUARANTINE_STAGES = ("decode", "schema", "semantic", "late", "processing")
+QUARANTINE_STAGES = ("decode", "schema", "semantic", "late", "features", "processing")

@@ -43,11 +43,17 @@ _SECRET_KEY = re.compile(r"password|passwd|secret|token|api[_-]?key|credential|p
 _MAX_DEPTH = 8
 
 
-def _clean(key: str, value: Any, depth: int = 0) -> Any:
-    """A JSON-safe copy of ``value`` with payloads withheld and secrets masked."""
+class _Cleaned(dict[str, Any]):
+    """A mapping already cleaned by its own rules (the settings): the formatter passes it through."""
+
+
+def _clean(key: str, value: Any, depth: int = 0, withhold: frozenset[str] = _PAYLOAD_KEYS) -> Any:
+    """A JSON-safe copy of ``value`` with payloads (keys in ``withhold``) withheld and secrets masked."""
+    if isinstance(value, _Cleaned):
+        return dict(value)
     if isinstance(value, SecretStr):
         return MASK
-    if key.lower() in _PAYLOAD_KEYS:
+    if key.lower() in withhold:
         return WITHHELD
     if _SECRET_KEY.search(key) and value not in (None, "", {}, []):
         # a mapping of secrets (reviewers -> hashes, clients -> tokens) keeps its keys: who, not what
@@ -63,9 +69,9 @@ def _clean(key: str, value: Any, depth: int = 0) -> Any:
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     if isinstance(value, Mapping):
-        return {str(k): _clean(str(k), v, depth + 1) for k, v in value.items()}
+        return {str(k): _clean(str(k), v, depth + 1, withhold) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_clean("", v, depth + 1) for v in value]
+        return [_clean("", v, depth + 1, withhold) for v in value]
     return str(value)
 
 
@@ -80,10 +86,12 @@ def extras(record: logging.LogRecord) -> dict[str, Any]:
 
 def masked_settings(settings: BaseModel) -> dict[str, Any]:
     """The settings as a JSON-safe mapping fit for a log line: secrets masked, even ones typed as
-    plain strings by mistake (a password in ``kafka.extra``)."""
-    cleaned = _clean("settings", settings)
+    plain strings by mistake (a password in ``kafka.extra``). Settings hold no event payloads, so
+    nothing is withheld by name: ``topics.raw`` is the raw topic's name, the setting a user most
+    wants to check at start-up."""
+    cleaned = _clean("settings", settings, withhold=frozenset())
     assert isinstance(cleaned, dict)
-    return cleaned
+    return _Cleaned(cleaned)
 
 
 class JsonFormatter(logging.Formatter):

@@ -22,7 +22,7 @@ from processor.config import PipelinesConfig, Settings
 from processor.decide.killswitch import KillSwitch
 from processor.decide.rules import compile_rules
 from processor.decide.thresholds import DecisionMaker
-from processor.errors import LateEventError, ProcessingError, unexpected
+from processor.errors import FeatureError, LateEventError, ProcessingError, unexpected
 from processor.logs import log_quarantined
 from processor.messages import Event, OutputRecord, RawMessage, Rejected, Scored
 from processor.model.features.base import FeatureModule, load_feature_module
@@ -88,7 +88,12 @@ class Pipeline:
         for name, cfg in pipelines.event_types.items():
             check_config_fields(name, cfg, schemas.latest(cfg.schema_name or name))
         self.modules: dict[str, FeatureModule] = {
-            name: load_feature_module(cfg.features or name) for name, cfg in pipelines.event_types.items()
+            name: load_feature_module(
+                cfg.features or name,
+                features_dir=settings.features_dir,
+                schema_fields=schemas.latest(cfg.schema_name or name).fields,
+            )
+            for name, cfg in pipelines.event_types.items()
         }
         keys = Keys(settings.redis.key_prefix)
         self.client = client
@@ -248,7 +253,7 @@ class Pipeline:
                 if len(row) != len(module.FEATURE_NAMES):
                     raise ValueError(f"{len(row)} features computed, {len(module.FEATURE_NAMES)} declared")
             except Exception as exc:  # one event's bad features must not stall the partition
-                rejected.append(Rejected(event.raw, _processing_error("feature_error", exc, event)))
+                rejected.append(Rejected(event.raw, _feature_error(exc, event)))
                 continue
             by_type[event.event_type].append((event, row))
         out: list[Scored] = []
@@ -304,6 +309,18 @@ class Pipeline:
 def _processing_error(code: str, exc: Exception, event: Event) -> ProcessingError:
     error = unexpected(exc, event.raw, event.event_type, event.event_id)
     error.code = code
+    return error
+
+
+def _feature_error(exc: Exception, event: Event) -> FeatureError:
+    error = FeatureError(
+        "feature_error",
+        f"{type(exc).__name__}: {exc}"[:1000],
+        raw=event.raw,
+        event_type=event.event_type,
+        event_id=event.event_id,
+    )
+    error.__cause__ = exc  # the quarantine record's dead-letter headers name the feature code's exception
     return error
 
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from processor.config import PROJECT_ROOT, Settings, load_settings
+from processor.config import PROJECT_ROOT, Settings, load_settings, project_override
 
 REFERENCE_PATH = PROJECT_ROOT / "docs" / "configuration.md"
 _ENV_PREFIX = "PROCESSOR_"
@@ -41,8 +41,10 @@ or logged; give them through the environment (in Kubernetes, from a Secret) rath
 file. `processor config show` prints the effective settings, secrets masked.
 
 Per-event-type pipeline configuration (schemas, validation and late policies, decision bands,
-rules) is a separate file, `config/pipelines.yaml` (`PROCESSOR_PIPELINES_FILE`), validated at
-start-up.
+rules) is a separate file in the project directory (`--project DIR`, `PROCESSOR_PROJECT_DIR` or the
+current directory): `pipelines.yaml`, or `config/pipelines.yaml` as in this repository's example
+project (`PROCESSOR_PIPELINES_FILE`), validated at start-up. Relative paths below are the
+project's. [your-events.md](your-events.md) describes a project.
 """
 
 
@@ -98,6 +100,8 @@ def _bounds(field: FieldInfo) -> str:
 
 
 def _default(field: FieldInfo) -> str:
+    if field.default_factory == Path.cwd:
+        return "the current directory"
     if field.default_factory is not None:
         value: Any = field.default_factory()  # type: ignore[call-arg]
     elif field.default is PydanticUndefined:
@@ -107,10 +111,7 @@ def _default(field: FieldInfo) -> str:
     if value is None:
         return "unset"
     if isinstance(value, Path):
-        try:
-            return f"`{value.relative_to(PROJECT_ROOT)}` (beside the package)"
-        except ValueError:
-            return f"`{value}`"
+        return f"`{value}`" if value.is_absolute() else f"`{value}` in the project directory"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     if isinstance(value, dict):
@@ -182,7 +183,7 @@ def _cmd_reference(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, **project_override(args))
     # model_dump(mode="json") renders SecretStr as "**********": secrets never reach the terminal
     print(json.dumps(settings.model_dump(mode="json"), indent=2, sort_keys=True))
     return 0

@@ -61,7 +61,14 @@ def backtest(
     schemas = SchemaStore(settings.schemas_dir)
     decoder = Decoder(schemas, pipelines, settings.processing)
     validator = Validator(schemas, pipelines, settings.processing)
-    modules = {name: load_feature_module(cfg.features or name) for name, cfg in pipelines.event_types.items()}
+    modules = {
+        name: load_feature_module(
+            cfg.features or name,
+            features_dir=settings.features_dir,
+            schema_fields=schemas.latest(cfg.schema_name or name).fields,
+        )
+        for name, cfg in pipelines.event_types.items()
+    }
     rules = {
         name: compile_rules(
             name, cfg.rules, set(schemas.latest(cfg.schema_name or name).fields), set(modules[name].FEATURE_NAMES)

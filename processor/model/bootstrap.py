@@ -84,7 +84,7 @@ def bootstrap_models(
             continue
         cfg = pipelines.event_types[event_type]
         try:  # an artifact of older serving code (other features), or a damaged one, would only be refused
-            check_loadable(ref, load_feature_module(cfg.features or event_type))
+            check_loadable(ref, load_feature_module(cfg.features or event_type, features_dir=settings.features_dir))
         except ProcessorError as exc:
             to_train.append((event_type, f"{ref.version} does not load ({exc.code})"))
             say(f"model for {event_type}: {ref.version} does not load ({exc.code}: {exc}): training a new one")

@@ -77,7 +77,7 @@ def run_model_command(settings: Settings, args: argparse.Namespace) -> int:
 
     def module(event_type: str) -> FeatureModule:
         cfg = pipelines.event_types[event_type]
-        return load_feature_module(cfg.features or event_type)
+        return load_feature_module(cfg.features or event_type, features_dir=settings.features_dir)
 
     command: str = args.model_command
     user = getpass.getuser()

@@ -6,7 +6,7 @@ models agree on an event when their outcomes are equal. Rules and the kill switc
 purpose: they act the same whichever model scored, so they would only dilute the disagreement.
 
 Each comparison can also be written, inside the batch's transaction, to a shadow topic
-(``settings.models.shadow_topic``; schema ``schemas/output/shadow.avsc``) for offline analysis.
+(``settings.models.shadow_topic``; schema ``processor/schemas/output/shadow.avsc``) for offline analysis.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ class ShadowComparer:
                         "scored_at": now_ms,
                     },
                 )
-                records.append(OutputRecord(self._topic, event.entity_id.encode("utf-8"), value))
+                headers = self._encoder.schema_headers("shadow")
+                records.append(OutputRecord(self._topic, event.entity_id.encode("utf-8"), value, headers))
         return ShadowResult(
             event_type=event_type,
             active_version=active_version,

@@ -13,7 +13,7 @@ artifact names the exact data it came from.
   to the end offsets seen when training started; nothing is committed (a throwaway group).
 
 Labels: a JSONL file of ``{event_id, label}``, or the ``events.feedback`` topic (human review
-decisions, ``schemas/output/feedback.avsc``, JSON or Avro): the latest ``decided_at`` per
+decisions, ``processor/schemas/output/feedback.avsc``, JSON or Avro): the latest ``decided_at`` per
 ``event_id`` wins, so a reviewer's correction replaces the first decision.
 """
 

@@ -233,7 +233,14 @@ def train_model(
     limits = settings.training
     now = _aware(now or datetime.now(UTC))
     module_name = config.features or event_type
-    module = load_feature_module(module_name)
+    schemas = SchemaStore(settings.schemas_dir)
+    module = load_feature_module(
+        module_name,
+        features_dir=settings.features_dir,
+        schema_fields=schemas.latest(config.schema_name or event_type).fields
+        if schemas.has(config.schema_name or event_type)
+        else None,
+    )
     names = _check_module(module_name, module)
 
     labels: dict[str, str] | None = None
@@ -247,7 +254,6 @@ def train_model(
         labels_invalid += feedback.invalid
         label_sources.append(f"feedback topic ({len(feedback.labels)})")
     progress.stage(f"reading events from {source.name}")
-    schemas = SchemaStore(settings.schemas_dir)
     rows, summary = _load_events(
         source,
         event_type=event_type,
@@ -530,7 +536,7 @@ def load_dataset(
     if config is None:
         raise ConfigError("unknown_event_type", f"no pipeline configured for event type {event_type!r}")
     module_name = config.features or event_type
-    module = load_feature_module(module_name)
+    module = load_feature_module(module_name, features_dir=settings.features_dir)
     names = _check_module(module_name, module)
     labels, labels_invalid = read_label_file(labels_path) if labels_path is not None else (None, 0)
     schemas = SchemaStore(settings.schemas_dir)

@@ -10,8 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from processor.config import Settings, load_settings
-from processor.errors import ConfigError
+from processor.config import Settings, load_settings, project_override
+from processor.errors import QUARANTINE_STAGES
 from processor.quarantine.records import (
     QuarantinedRecord,
     QuarantineFilter,
@@ -72,7 +72,7 @@ def _as_dict(record: QuarantinedRecord, replayed: dict[str, Any] | None) -> dict
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, **project_override(args))
     records, unreadable = read_quarantine(settings, _selection(args))
     replayed = _ledger(settings).replayed([r.coordinate for r in records])
     shown = records[-args.limit :] if args.limit else records
@@ -93,10 +93,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, **project_override(args))
     topic, partition, offset = parse_coordinate(args.record, settings.topics.quarantine)
     if topic != settings.topics.quarantine:
-        raise ConfigError("invalid_coordinate", f"{topic} is not the quarantine topic ({settings.topics.quarantine})")
+        # an input position (what a quarantine log line prints): the records that answered it
+        return _show_by_source(settings, f"{topic}:{partition}:{offset}")
     record = read_one(settings, partition, offset)
     if record is not None:
         replayed = _ledger(settings).replayed([record.coordinate]).get(record.coordinate)
@@ -106,10 +107,27 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 1
 
 
+def _show_by_source(settings: Settings, position: str) -> int:
+    records, unreadable = read_quarantine(settings, QuarantineFilter())
+    found = [r for r in records if r.source_position == position]
+    if unreadable:
+        print(f"WARNING: {unreadable} quarantine records could not be read", file=sys.stderr)
+    if not found:
+        print(
+            f"no committed quarantine record answers the input {position} (in {settings.topics.quarantine})",
+            file=sys.stderr,
+        )
+        return 1
+    ledger = _ledger(settings).replayed([r.coordinate for r in found])
+    for record in found:  # more than one when a replay of it was quarantined again
+        print(json.dumps(_as_dict(record, ledger.get(record.coordinate)), indent=2))
+    return 0
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from processor.quarantine.replay import replay
 
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, **project_override(args))
     selection = _selection(args)
     if selection.is_empty and not args.all:
         print(
@@ -140,7 +158,7 @@ def add_parser(sub: Any) -> None:
     q_sub = q.add_subparsers(dest="quarantine_command", required=True)
 
     def filters(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--stage", choices=["decode", "schema", "semantic", "late", "processing"], default=None)
+        p.add_argument("--stage", choices=list(QUARANTINE_STAGES), default=None)
         p.add_argument("--error-code", default=None, help="e.g. unknown_schema_version")
         p.add_argument("--event-type", default=None)
         p.add_argument("--since", default=None, help="quarantined at or after: epoch ms, RFC 3339, or 30m/2h/7d ago")
@@ -153,7 +171,11 @@ def add_parser(sub: Any) -> None:
     lst.set_defaults(func=cmd_list)
 
     show = q_sub.add_parser("show", help="one quarantine record in full, with the original bytes")
-    show.add_argument("record", help="partition:offset or topic:partition:offset in the quarantine topic")
+    show.add_argument(
+        "record",
+        help="partition:offset or topic:partition:offset in the quarantine topic, or the input's "
+        "topic:partition:offset (as the quarantine log line prints it)",
+    )
     show.set_defaults(func=cmd_show)
 
     rep = q_sub.add_parser("replay", help="send the original bytes back to the input topic (after the fix)")

@@ -1,6 +1,6 @@
 """The two records a decision writes: a label on events.feedback and the human decision on events.scored.
 
-Both follow schemas/output (feedback.avsc, scored.avsc) and are encoded like every other output.
+Both follow processor/schemas/output (feedback.avsc, scored.avsc) and are encoded like every other output.
 Lineage headers name the review record the decision answers (``review-topic``, ``review-partition``,
 ``review-offset``): not ``source-*``, which name inputs of events.raw and are what the accounting
 identity counts.
@@ -65,13 +65,13 @@ def decision_outputs(
         topic=topics.feedback,
         key=item.event_id.encode(),  # one event's labels (corrections) share a partition, in order
         value=encoder.encode("feedback", feedback_record(item, choice, reviewer, decided_at, note)),
-        headers=headers,
+        headers=(*headers, *encoder.schema_headers("feedback")),
     )
     scored = OutputRecord(
         topic=topics.scored,
         key=item.entity_id.encode(),  # as the processor keys it: one entity's decisions in order
         value=encoder.encode("scored", scored_record(item, choice, reviewer, decided_at)),
-        headers=headers,
+        headers=(*headers, *encoder.schema_headers("scored")),
     )
     return feedback, scored
 

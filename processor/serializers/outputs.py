@@ -1,4 +1,4 @@
-"""Encode output records: JSON by default, Avro (plain binary, schemas/output/*.avsc) when configured.
+"""Encode output records: JSON by default, Avro (plain binary, processor/schemas/output/*.avsc) when configured.
 
 In JSON, ``bytes`` fields (the quarantine record's original key and value, header values) are
 base64 strings, so any byte sequence survives the round trip exactly.
@@ -17,11 +17,25 @@ from processor.serializers.schemas import SchemaStore
 _BYTES_FIELDS = ("key", "value")
 
 
+#: Every output record names its schema (``processor.outputs.ScoredRecord``) and version in these headers.
+SCHEMA_HEADER = "processor-schema"
+SCHEMA_VERSION_HEADER = "processor-schema-version"
+
+
 class OutputEncoder:
     def __init__(self, schemas: SchemaStore, encoding: Literal["json", "avro"] = "json") -> None:
         self._schemas = schemas
         self.encoding = encoding
         self.content_type = b"application/json" if encoding == "json" else b"avro/binary"
+
+    def schema_headers(self, schema_name: str) -> tuple[tuple[str, bytes], ...]:
+        """``processor-schema`` (the full Avro name) and ``processor-schema-version`` of an output.
+
+        A consumer picks its reader by them, and a version bump (a changed output schema) is seen
+        on the record itself rather than by a decoding failure.
+        """
+        full_name, version = self._schemas.output_ids[schema_name]
+        return ((SCHEMA_HEADER, full_name.encode()), (SCHEMA_VERSION_HEADER, str(version).encode()))
 
     def encode(self, schema_name: str, record: dict[str, Any]) -> bytes:
         if self.encoding == "avro":

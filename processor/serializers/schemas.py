@@ -1,15 +1,19 @@
-"""The Avro schemas of schemas/: input types by name and version, outputs by name.
+"""The Avro schemas: a project's input types by name and version, the processor's outputs by name.
 
-Input schemas are files ``schemas/input/<event_type>.v<N>.avsc``. Each is indexed by its
-CRC-64-AVRO fingerprint (Avro single-object encoding names the writer schema that way).
+Input schemas are files ``<project>/schemas/input/<event_type>.v<N>.avsc``. Each is indexed by its
+CRC-64-AVRO fingerprint (Avro single-object encoding names the writer schema that way). The
+output schemas are the processor's own contract and ship inside the package
+(``processor/schemas/output``, read with importlib.resources).
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import re
 import struct
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +72,8 @@ class SchemaStore:
         self._by_name: dict[str, dict[int, InputSchema]] = {}
         self._by_fingerprint: dict[bytes, InputSchema] = {}
         self.outputs: dict[str, Any] = {}
+        #: Output schema name -> (full Avro name, version): what the ``processor-schema`` headers say.
+        self.output_ids: dict[str, tuple[str, int]] = {}
         input_dir = schemas_dir / "input"
         if not input_dir.is_dir():
             raise ConfigError("schemas_missing", f"no input schemas folder at {input_dir}")
@@ -88,11 +94,14 @@ class SchemaStore:
             )
             self._by_name.setdefault(entry.name, {})[entry.version] = entry
             self._by_fingerprint[entry.fingerprint] = entry
-        for path in sorted((schemas_dir / "output").glob("*.avsc")):
-            self.outputs[path.stem] = fastavro.parse_schema(self._read(path), _write_hint=False)
+        for resource in output_schema_files():
+            name = resource.name.removesuffix(".avsc")
+            schema = self._read(resource)
+            self.outputs[name] = fastavro.parse_schema(schema, _write_hint=False)
+            self.output_ids[name] = (f"{schema['namespace']}.{schema['name']}", int(schema.get("version", 1)))
 
     @staticmethod
-    def _read(path: Path) -> dict[str, Any]:
+    def _read(path: Path | Traversable) -> dict[str, Any]:
         try:
             schema = json.loads(path.read_text(encoding="utf-8"))
             fastavro.parse_schema(schema)
@@ -122,6 +131,19 @@ class SchemaStore:
 
     def by_fingerprint(self, fp: bytes) -> InputSchema | None:
         return self._by_fingerprint.get(fp)
+
+
+def output_schema_files() -> list[Traversable]:
+    """The output schemas (``<name>.avsc``) the package carries, by name."""
+    folder = importlib.resources.files("processor").joinpath("schemas", "output")
+    return sorted((f for f in folder.iterdir() if f.name.endswith(".avsc")), key=lambda f: f.name)
+
+
+def output_schema(name: str) -> dict[str, Any]:
+    """One output schema's JSON form (``scored``, ``review``, ``quarantine``, ``feedback``, ``shadow``)."""
+    text = importlib.resources.files("processor").joinpath("schemas", "output", f"{name}.avsc").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 def _without_logical_types(schema: Any) -> Any:

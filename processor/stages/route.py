@@ -2,17 +2,20 @@
 
 Every output carries lineage headers naming the input record it answers (``source-topic``,
 ``source-partition``, ``source-offset``), so the accounting identity can be checked from the
-outputs alone.
+outputs alone, and its schema's name and version (``processor-schema``, ``processor-schema-version``).
+Quarantine records add the dead-letter headers of Kafka Streams (KIP-1034).
 """
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 import orjson
 
 from processor import __version__
 from processor.config import TopicsSettings
+from processor.errors import ProcessorError
 from processor.messages import Headers, OutputRecord, RawMessage, Rejected, Scored
 from processor.serializers.outputs import OutputEncoder
 
@@ -65,7 +68,7 @@ class Router:
             topic=topic,
             key=event.entity_id.encode(),
             value=self._encoder.encode(schema, record),
-            headers=self._lineage(event.raw),
+            headers=(*self._lineage(event.raw), *self._encoder.schema_headers(schema)),
         )
 
     def quarantined(self, item: Rejected, quarantined_at: int) -> OutputRecord:
@@ -91,5 +94,37 @@ class Router:
             topic=self._topics.quarantine,
             key=raw.key,
             value=self._encoder.encode("quarantine", record),
-            headers=self._lineage(raw),
+            headers=(*self._lineage(raw), *self._encoder.schema_headers("quarantine"), *dead_letter_headers(raw, err)),
         )
+
+
+#: The dead-letter headers Kafka Streams 4.x writes (KIP-1034, ``ExceptionHandlerUtils``), so
+#: tooling built for Streams dead-letter queues reads the quarantine topic too.
+DLQ_EXCEPTION = "__streams.errors.exception"
+DLQ_STACKTRACE = "__streams.errors.stacktrace"
+DLQ_MESSAGE = "__streams.errors.message"
+DLQ_TOPIC = "__streams.errors.topic"
+DLQ_PARTITION = "__streams.errors.partition"
+DLQ_OFFSET = "__streams.errors.offset"
+_MAX_STACKTRACE_BYTES = 16 * 1024
+
+
+def dead_letter_headers(raw: RawMessage, err: ProcessorError) -> Headers:
+    """KIP-1034's six headers. The exception is the cause's class when user code raised (a
+    feature module), else the stage's error class; the trace is the cause's, when there is one."""
+    cause = err.__cause__ if isinstance(err.__cause__, Exception) else None
+    source = cause or err
+    kind = type(source)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    if cause is not None and cause.__traceback__ is not None:
+        trace = "".join(traceback.format_exception(cause))
+    else:
+        trace = f"{name}: {err.stage}/{err.code}: {err.message}"
+    return (
+        (DLQ_EXCEPTION, name.encode()),
+        (DLQ_STACKTRACE, trace.encode("utf-8", errors="replace")[:_MAX_STACKTRACE_BYTES]),
+        (DLQ_MESSAGE, f"{err.code}: {err.message}".encode("utf-8", errors="replace")[:2000]),
+        (DLQ_TOPIC, raw.topic.encode()),
+        (DLQ_PARTITION, str(raw.partition).encode()),
+        (DLQ_OFFSET, str(raw.offset).encode()),
+    )

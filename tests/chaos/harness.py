@@ -170,6 +170,7 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
     run = uuid.uuid4().hex[:8]
     result = ChaosResult(events=config.events)
     settings = load_settings(
+        project_dir=PROJECT_ROOT,  # the repository's example project, from wherever this runs
         kafka={"group_id": f"chaos-{run}", "session_timeout_ms": 10_000},
         redis={"key_prefix": f"chaos:{run}:"},
         topics={

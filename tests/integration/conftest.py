@@ -55,6 +55,7 @@ def settings_factory(tmp_path: Path, stack: None) -> Callable[..., Settings]:
         models_dir = overrides.pop("models_dir", tmp_path / "models")
         kafka = {"bootstrap_servers": BOOTSTRAP, "group_id": f"it-{run}", "transactional_id": f"it-{run}"}
         kafka.update(overrides.pop("kafka", {}))
+        overrides.setdefault("project_dir", PROJECT_ROOT)  # the example project, whatever the working directory
         return load_settings(
             kafka=kafka,
             redis={"url": REDIS_URL, "key_prefix": f"it:{run}:"},

@@ -50,7 +50,7 @@ def test_a_feature_function_that_raises_quarantines_that_event_only(
 
     quarantined = [decode_json_output(o.value) for o in batch.outputs if o.topic == settings.topics.quarantine]
     assert [(q["stage"], q["error_code"], q["event_id"]) for q in quarantined] == [
-        ("processing", "feature_error", poisoned)
+        ("features", "feature_error", poisoned)
     ]
     assert quarantined[0]["value"] == raws[7].value  # the original bytes, even after the buffer
     decided = [o for o in batch.outputs if o.topic in (settings.topics.scored, settings.topics.review)]

@@ -246,6 +246,7 @@ class _Processors:
 def _settings(config: ScaleConfig, run: str) -> Settings:
     kafka_ports = [config.kafka_port + i for i in range(3)]
     return load_settings(
+        project_dir=PROJECT_ROOT,  # the repository's example project, from wherever this runs
         kafka={
             "bootstrap_servers": ",".join(f"127.0.0.1:{p}" for p in kafka_ports),
             "group_id": f"scale-{run}",

@@ -361,3 +361,59 @@ def test_settings_to_env_reproduces_every_setting_in_a_child(clean_env):
     for name, value in env.items():
         clean_env.setenv(name, value)
     assert load_settings() == settings
+
+
+# -- the project directory ------------------------------------------------------------------------
+
+
+def test_the_project_is_the_current_directory_by_default(clean_env, tmp_path, monkeypatch):
+    (tmp_path / "pipelines.yaml").write_text("event_types: {}\n")
+    monkeypatch.chdir(tmp_path)
+    s = load_settings()
+    assert s.project_dir == tmp_path.resolve()
+    assert s.pipelines_file == tmp_path.resolve() / "pipelines.yaml"
+    assert s.schemas_dir == tmp_path.resolve() / "schemas"
+    assert s.features_dir == tmp_path.resolve() / "features"
+    assert s.models.dir == tmp_path.resolve() / "models"
+    assert s.ingest.upload_dir == tmp_path.resolve() / "data" / "uploads"
+
+
+def test_no_default_points_inside_the_installed_package(clean_env, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = load_settings()
+    package = Path(__file__).resolve().parents[2] / "processor"
+    for path in (s.pipelines_file, s.schemas_dir, s.features_dir, s.models.dir, s.ingest.upload_dir):
+        assert not path.is_relative_to(package), path
+        assert path.is_relative_to(tmp_path.resolve()), path
+
+
+def test_the_project_from_the_environment_and_from_an_override(clean_env, tmp_path):
+    env_project, cli_project = tmp_path / "env", tmp_path / "cli"
+    clean_env.setenv("PROCESSOR_PROJECT_DIR", str(env_project))
+    assert load_settings().schemas_dir == env_project / "schemas"
+    # --project DIR (an override) wins over the environment
+    assert load_settings(project_dir=cli_project).pipelines_file == cli_project / "pipelines.yaml"
+
+
+def test_the_repository_is_the_example_project_with_its_config_folder(clean_env, monkeypatch):
+    monkeypatch.chdir(PROJECT_ROOT)
+    s = load_settings()
+    assert s.pipelines_file == PROJECT_ROOT / "config" / "pipelines.yaml"
+    assert sorted(load_pipelines(s.pipelines_file).event_types) == [
+        "document_uploaded",
+        "jira_ticket_created",
+        "user_signed_up",
+    ]
+
+
+def test_explicit_paths_stay_and_relative_ones_are_the_projects(clean_env, tmp_path):
+    s = load_settings(project_dir=tmp_path, schemas_dir="/opt/schemas", pipelines_file="conf/p.yaml")
+    assert s.schemas_dir == Path("/opt/schemas")
+    assert s.pipelines_file == tmp_path.resolve() / "conf" / "p.yaml"
+
+
+def test_a_missing_pipeline_file_names_the_project(clean_env, tmp_path):
+    s = load_settings(project_dir=tmp_path)
+    with pytest.raises(ConfigError, match=str(tmp_path)) as info:
+        load_pipelines(s.pipelines_file)
+    assert info.value.code == "pipelines_file_missing"

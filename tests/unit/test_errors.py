@@ -8,6 +8,7 @@ from processor.errors import (
     QUARANTINE_STAGES,
     ConfigError,
     DecodeError,
+    FeatureError,
     LateEventError,
     ProcessingError,
     ProcessorError,
@@ -24,6 +25,7 @@ STAGES = {
     SchemaError: "schema",
     SemanticError: "semantic",
     LateEventError: "late",
+    FeatureError: "features",
     ProcessingError: "processing",
     StateError: "state",
     ProcessorError: "processing",
@@ -39,8 +41,8 @@ def test_stage_names(cls, stage):
 
 
 def test_quarantine_stages_are_the_record_stages():
-    assert QUARANTINE_STAGES == ("decode", "schema", "semantic", "late", "processing")
-    per_event = {DecodeError, SchemaError, SemanticError, LateEventError, ProcessingError}
+    assert QUARANTINE_STAGES == ("decode", "schema", "semantic", "late", "features", "processing")
+    per_event = {DecodeError, SchemaError, SemanticError, LateEventError, FeatureError, ProcessingError}
     assert {cls.stage for cls in per_event} == set(QUARANTINE_STAGES)
     assert ConfigError.stage not in QUARANTINE_STAGES  # config errors stop start-up, never quarantine
 

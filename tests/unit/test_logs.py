@@ -179,6 +179,9 @@ def test_the_settings_logged_at_start_up_mask_every_secret(
     assert logged["review"]["reviewers"] == {"alice": MASK}
     assert logged["kafka"]["sasl_username"] == "svc"  # not secret: still there to debug with
     assert logged["redis"]["key_prefix"] == "proc:"
+    # every topic name is shown: topics.raw is a name, not a payload (the scrubber once hid it)
+    assert logged["topics"]["raw"] == "events.raw"
+    assert logged["topics"]["quarantine"] == "events.quarantine"
 
 
 def test_processor_run_logs_its_settings_masked_in_json(

@@ -185,6 +185,13 @@ def test_list_reads_from_the_since_time_and_filters_by_type(
     assert json.loads(_cli(settings, "list", "--json", "--since", str(int(time.time() * 1000) + 600_000)).stdout) == []
     shown = json.loads(_cli(settings, "show", decode_only[0]["coordinate"]).stdout)
     assert shown["error_code"] == "invalid_json" and shown["replayed"] is None
+    # the input position a quarantine log line prints (raw topic:partition:offset) finds it too
+    assert decode_only[0]["source"].startswith(f"{settings.topics.raw}:")
+    by_input = _cli(settings, "show", decode_only[0]["source"])
+    assert by_input.returncode == 0, by_input.stderr
+    assert json.loads(by_input.stdout)["coordinate"] == decode_only[0]["coordinate"]
+    unanswered = _cli(settings, "show", f"{settings.topics.raw}:0:999999")
+    assert unanswered.returncode == 1 and "answers the input" in unanswered.stderr
     missing = _cli(settings, "show", "0:999999")
     assert missing.returncode == 1 and "no committed quarantine record" in missing.stderr
     refused = _cli(settings, "replay")

@@ -77,7 +77,10 @@ SAMPLES["review"] = {
 
 
 def schema_fields(name: str) -> list[str]:
-    return [f["name"] for f in json.loads((PROJECT_ROOT / "schemas" / "output" / f"{name}.avsc").read_text())["fields"]]
+    return [
+        f["name"]
+        for f in json.loads((PROJECT_ROOT / "processor" / "schemas" / "output" / f"{name}.avsc").read_text())["fields"]
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

@@ -17,7 +17,7 @@ from processor.serializers.avro import encode_single_object
 from processor.serializers.schemas import SchemaStore, crc64_avro, fingerprint
 
 INPUT_FILES = sorted((PROJECT_ROOT / "schemas" / "input").glob("*.avsc"))
-OUTPUT_FILES = sorted((PROJECT_ROOT / "schemas" / "output").glob("*.avsc"))
+OUTPUT_FILES = sorted((PROJECT_ROOT / "processor" / "schemas" / "output").glob("*.avsc"))
 
 
 def test_avro_spec_test_vector_for_null():
@@ -162,8 +162,11 @@ def test_input_schema_that_is_not_a_record(tmp_path, text):
     assert_schema_invalid(tmp_path, text)
 
 
-def test_invalid_output_schema(tmp_path):
-    root = copy_schemas(tmp_path)
-    (root / "output" / "scored.avsc").write_text("[")
-    with pytest.raises(ConfigError):
-        SchemaStore(root)
+def test_output_schemas_come_from_the_package_not_the_project(tmp_path):
+    # a project holds only its input schemas: the outputs are the processor's own contract
+    root = tmp_path / "schemas"
+    (root / "input").mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "schemas" / "input" / "user_signed_up.v2.avsc", root / "input")
+    store = SchemaStore(root)
+    assert sorted(store.outputs) == sorted(p.stem for p in OUTPUT_FILES)
+    assert sorted(store.outputs) == ["feedback", "quarantine", "review", "scored", "shadow"]

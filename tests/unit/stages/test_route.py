@@ -12,7 +12,7 @@ import pytest
 
 from processor import __version__
 from processor.config import PROJECT_ROOT, TopicsSettings
-from processor.errors import DecodeError, SemanticError
+from processor.errors import DecodeError, FeatureError, SemanticError
 from processor.messages import Decision, Event, RawMessage, Rejected, Scored
 from processor.serializers.outputs import OutputEncoder, decode_json_output
 from processor.stages.route import MAX_EMBEDDED_EVENT_BYTES, Router
@@ -22,7 +22,7 @@ PROCESSED = T0 + 10_000
 
 
 def output_fields(name: str) -> list[str]:
-    schema = json.loads((PROJECT_ROOT / "schemas" / "output" / f"{name}.avsc").read_text())
+    schema = json.loads((PROJECT_ROOT / "processor" / "schemas" / "output" / f"{name}.avsc").read_text())
     return [f["name"] for f in schema["fields"]]
 
 
@@ -92,6 +92,8 @@ def test_scored_record(router, raw_factory, signup):
         "source-partition": b"3",
         "source-offset": b"41",
         "content-type": b"application/json",
+        "processor-schema": b"processor.outputs.ScoredEvent",
+        "processor-schema-version": b"1",
     }
     record = orjson.loads(out.value)
     assert list(record) == output_fields("scored")
@@ -176,6 +178,15 @@ def test_quarantine_record_carries_the_exact_original(router, raw_factory, value
         "source-partition": b"2",
         "source-offset": b"99",
         "content-type": b"application/json",
+        "processor-schema": b"processor.outputs.QuarantineRecord",
+        "processor-schema-version": b"1",
+        # KIP-1034's dead-letter headers, as Kafka Streams 4.x writes them
+        "__streams.errors.exception": b"processor.errors.DecodeError",
+        "__streams.errors.stacktrace": b"processor.errors.DecodeError: decode/invalid_utf8: value is not UTF-8",
+        "__streams.errors.message": b"invalid_utf8: value is not UTF-8",
+        "__streams.errors.topic": b"events.raw",
+        "__streams.errors.partition": b"2",
+        "__streams.errors.offset": b"99",
     }
     record = decode_json_output(out.value)
     assert list(record) == output_fields("quarantine")
@@ -238,3 +249,18 @@ def test_avro_quarantine_record(avro_router, schema_store, raw_factory, value):
     assert back["value"] == value
     assert back["key"] == raw.key
     assert [(h["key"], h["value"]) for h in back["headers"]] == [("h", b"\xff"), ("n", None)]
+
+
+def test_a_feature_modules_exception_is_named_in_the_dead_letter_headers(router, raw_factory, signup):
+    raw = raw_factory(signup, partition=1, offset=7)
+    try:
+        {}["amount"]
+    except KeyError as exc:
+        err = FeatureError("feature_error", f"KeyError: {exc}", raw=raw, event_type="user_signed_up")
+        err.__cause__ = exc
+    out = router.quarantined(Rejected(raw, err), PROCESSED)
+    headers = lineage(out.headers)
+    assert headers["__streams.errors.exception"] == b"KeyError"
+    assert b"Traceback" in headers["__streams.errors.stacktrace"]
+    assert headers["__streams.errors.offset"] == b"7"
+    assert decode_json_output(out.value)["stage"] == "features"
