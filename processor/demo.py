@@ -33,7 +33,6 @@ def training_dir(settings: Settings) -> Path:
     return settings.project_dir / "data" / "generated"
 
 
-
 def _say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
