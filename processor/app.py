@@ -30,7 +30,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from processor.checkpointing.metadata import CommitMetadata
 from processor.config import PipelinesConfig, Settings
 from processor.decide.killswitch import MODES
-from processor.errors import ProcessingError
+from processor.errors import ConfigError, ProcessingError
 from processor.kafka.clients import make_consumer, make_transactional_producer
 from processor.kafka.deadline import call_with_deadline
 from processor.kafka.records import to_raw
@@ -41,6 +41,7 @@ from processor.monitoring.http import Health
 from processor.monitoring.metrics import Metrics
 from processor.monitoring.monitor import Monitor, worker_references
 from processor.pipeline import BatchStats, Pipeline, PreparedBatch
+from processor.serializers.registry import RegistrationRefused, RegistryUnavailable
 from processor.serializers.schemas import SchemaStore
 from processor.stages.reorder import PartitionBuffer, restore
 from processor.state.redis_client import UNAVAILABLE, connect
@@ -171,6 +172,7 @@ class Processor:
 
     def run(self, max_idle_s: float | None = None) -> RunSummary:
         p = self.settings.processing
+        self._register_output_schemas()
         self._new_producer()
         self._consumer = make_consumer(self.settings)
         self._consumer.subscribe(
@@ -279,6 +281,9 @@ class Processor:
             return
         except UNAVAILABLE as exc:
             self._redis_outage(exc)
+            return
+        except RegistryUnavailable as exc:
+            self._registry_outage(exc)
             return
         except Exception as exc:  # a bug in some stage: isolate the event that triggers it
             if not raws:
@@ -440,7 +445,8 @@ class Processor:
 
     def _dependencies(self) -> dict[str, bool]:
         down = self.health.not_ready_components()
-        return {name: name not in down for name in ("redis", "kafka")}
+        names = ("redis", "kafka", "schema_registry") if self.pipeline.writers is not None else ("redis", "kafka")
+        return {name: name not in down for name in names}
 
     def _consumer_lag(self) -> dict[int, int]:
         """Per assigned partition, messages between the committed position and the end (cached
@@ -549,6 +555,63 @@ class Processor:
             except UNAVAILABLE as again:
                 exc = again
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
+
+    def _register_output_schemas(self) -> None:
+        """With ``avro-registry`` outputs, know every output schema's id before the first batch,
+        waiting for the registry when it does not answer yet."""
+        backoff = 0.5
+        while True:
+            try:
+                self.pipeline.register_outputs()
+                return
+            except RegistrationRefused as exc:
+                raise ConfigError("output_schema_refused", str(exc)) from exc
+            except RegistryUnavailable as exc:
+                if self._stopping:
+                    raise
+                self.health.set_not_ready("schema_registry", f"unreachable: {exc}")
+                log.warning(
+                    "registering the output schemas: schema registry unavailable (%s); retrying in %.1f s",
+                    exc,
+                    backoff,
+                    extra={"dependency": "schema_registry", "retry_in_s": backoff},
+                )
+                time.sleep(backoff)
+                backoff = min(backoff * 2, self.settings.schema_registry.max_backoff_s)
+
+    def _registry_outage(self, exc: Exception) -> None:
+        """The schema registry could not be asked for a writer schema (or an output schema's id)
+        mid-batch: nothing was committed and nothing is quarantined for it. Wait for the registry,
+        then redo the batch from the last commit, exactly as in a Redis outage."""
+        self.metrics.healthy.set(0)
+        self.metrics.dependency_up.labels("schema_registry").set(0)
+        self.health.set_not_ready("schema_registry", f"unreachable: {exc}")
+        backoff = 0.5
+        limit = self.settings.schema_registry.max_backoff_s
+        while not self._stopping:
+            self.health.beat()  # waiting for the registry is the loop doing its job, not a stall
+            log.warning(
+                "schema registry unavailable (%s); retrying in %.1f s",
+                exc,
+                backoff,
+                extra={"dependency": "schema_registry", "error_type": type(exc).__name__, "retry_in_s": backoff},
+            )
+            time.sleep(backoff)
+            try:
+                self.pipeline.registry_ping()
+            except RegistryUnavailable as again:
+                exc = again
+                backoff = min(backoff * 2, limit)
+                continue
+            try:
+                self._rewind()
+            except UNAVAILABLE as redis_exc:  # Redis went too: its own wait rewinds
+                self._redis_outage(redis_exc)
+            self.metrics.healthy.set(1)
+            self.metrics.dependency_up.labels("schema_registry").set(1)
+            self.health.set_ready("schema_registry")
+            log.info("schema registry is back: resumed from the last commit", extra={"dependency": "schema_registry"})
+            return
 
     def _rewind(self) -> None:
         """Back to the last commit: Redis reconciled, buffers reloaded, consumer seeked."""

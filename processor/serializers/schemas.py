@@ -68,6 +68,7 @@ class SchemaStore:
         self._by_name: dict[str, dict[int, InputSchema]] = {}
         self._by_fingerprint: dict[bytes, InputSchema] = {}
         self.outputs: dict[str, Any] = {}
+        self.output_json: dict[str, dict[str, Any]] = {}  # as written in the files (what a registry stores)
         input_dir = schemas_dir / "input"
         if not input_dir.is_dir():
             raise ConfigError("schemas_missing", f"no input schemas folder at {input_dir}")
@@ -89,7 +90,8 @@ class SchemaStore:
             self._by_name.setdefault(entry.name, {})[entry.version] = entry
             self._by_fingerprint[entry.fingerprint] = entry
         for path in sorted((schemas_dir / "output").glob("*.avsc")):
-            self.outputs[path.stem] = fastavro.parse_schema(self._read(path), _write_hint=False)
+            self.output_json[path.stem] = self._read(path)
+            self.outputs[path.stem] = fastavro.parse_schema(self.output_json[path.stem], _write_hint=False)
 
     @staticmethod
     def _read(path: Path) -> dict[str, Any]:
@@ -122,6 +124,14 @@ class SchemaStore:
 
     def by_fingerprint(self, fp: bytes) -> InputSchema | None:
         return self._by_fingerprint.get(fp)
+
+    def versions(self, name: str) -> list[int]:
+        return sorted(self._by_name.get(name, {}))
+
+
+def without_logical_types(schema: Any) -> Any:
+    """Public name of ``_without_logical_types`` (the registry's writer schemas are read the same way)."""
+    return _without_logical_types(schema)
 
 
 def _without_logical_types(schema: Any) -> Any:
