@@ -146,6 +146,7 @@ class Processor:
         # partition -> [rebuild end offset, events held at the last commit, outputs re-emitted below it]
         self._rebuilds: dict[int, list[int]] = {}
         self._consumer: Consumer | None = None
+        self._registry_resumed_at = 0.0  # monotonic time the last schema registry outage ended
         self._producer: Any = None
         self.monitor = Monitor(
             settings.monitoring,
@@ -205,6 +206,8 @@ class Processor:
                     unassigned_since = unassigned_since or now
                     if now - unassigned_since < _UNASSIGNED_GRACE_S:
                         last_input = now
+                # time spent waiting out the schema registry is not idleness: the input is still there
+                last_input = max(last_input, self._registry_resumed_at)
                 idle_exit = max_idle_s is not None and not raws and now - last_input >= max_idle_s
                 if raws or self._holding() or idle_exit:
                     self._batch(raws, flush=idle_exit)
@@ -610,6 +613,7 @@ class Processor:
             self.metrics.healthy.set(1)
             self.metrics.dependency_up.labels("schema_registry").set(1)
             self.health.set_ready("schema_registry")
+            self._registry_resumed_at = time.monotonic()
             log.info("schema registry is back: resumed from the last commit", extra={"dependency": "schema_registry"})
             return
 
