@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import struct
 import threading
 import time
@@ -44,6 +45,10 @@ def make_client(settings: SchemaRegistrySettings) -> SchemaRegistryClient:
     """A client that fails fast: the processor waits and retries itself, batch by batch."""
     if settings.url is None:
         raise ValueError("schema_registry.url is not set")
+    # the HTTP library logs every request at INFO; one line per new schema id is not news
+    for name in ("httpx", "httpx2"):
+        if logging.getLogger(name).level == logging.NOTSET:
+            logging.getLogger(name).setLevel(logging.WARNING)
     conf: dict[str, Any] = {"url": settings.url, "timeout": settings.timeout_s, "max.retries": 0}
     if settings.username is not None:
         password = settings.password.get_secret_value() if settings.password is not None else ""
