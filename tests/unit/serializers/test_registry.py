@@ -175,3 +175,48 @@ def test_framed_input_without_a_registry_is_quarantined_as_not_configured(tmp_pa
     assert events == []
     assert (rejected[0].error.stage, rejected[0].error.code) == ("decode", "schema_registry_not_configured")
     assert rejected[0].raw.value == frame(1, b"\x02")
+
+
+def test_a_transport_error_of_a_renamed_httpx_counts_as_unavailable() -> None:
+    # confluent_kafka's client may run on an httpx fork with its own module name (httpx2 here)
+    class TransportError(Exception):
+        pass
+
+    class ConnectError(TransportError):
+        pass
+
+    assert is_unavailable(ConnectError("refused"))
+
+
+def test_avro_registry_outputs_need_a_registry_url() -> None:
+    from processor.config import load_settings
+    from processor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"avro-registry needs schema_registry\.url"):
+        load_settings(outputs={"format": "avro-registry"})
+    settings = load_settings(
+        outputs={"format": "avro-registry"}, schema_registry={"url": "http://r:8085/apis/ccompat/v7"}
+    )
+    assert settings.outputs.format == "avro-registry"
+    assert settings.schema_registry.subject_strategy == "record"
+    assert settings.schema_registry.compatibility == "BACKWARD"
+
+
+def test_register_plans_input_versions_in_order_then_the_outputs() -> None:
+    from processor.config import load_settings
+    from processor.errors import ConfigError
+    from processor.serializers.register_cli import candidates
+
+    plan = candidates(load_settings(schema_registry={"url": "http://r:1"}), "all")
+    labels = [c.label for c in plan]
+    assert labels.index("input/user_signed_up.v1.avsc") < labels.index("input/user_signed_up.v2.avsc")
+    assert labels[-3:] == ["output/scored.avsc", "output/review.avsc", "output/quarantine.avsc"]
+    assert {c.subject for c in plan if c.label.startswith("input/user")} == {"processor.events.UserSignedUp"}
+    topic = load_settings(schema_registry={"url": "http://r:1", "subject_strategy": "topic"})
+    assert [c.subject for c in candidates(topic, "output")] == [
+        "events.scored-value",
+        "events.review-value",
+        "events.quarantine-value",
+    ]
+    with pytest.raises(ConfigError, match="cannot be versions of one subject"):
+        candidates(topic, "input")
