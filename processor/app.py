@@ -146,7 +146,7 @@ class Processor:
         # partition -> [rebuild end offset, events held at the last commit, outputs re-emitted below it]
         self._rebuilds: dict[int, list[int]] = {}
         self._consumer: Consumer | None = None
-        self._registry_resumed_at = 0.0  # monotonic time the last schema registry outage ended
+        self._resumed_at = 0.0  # monotonic time the last dependency outage (Redis, schema registry) ended
         self._producer: Any = None
         self.monitor = Monitor(
             settings.monitoring,
@@ -206,8 +206,8 @@ class Processor:
                     unassigned_since = unassigned_since or now
                     if now - unassigned_since < _UNASSIGNED_GRACE_S:
                         last_input = now
-                # time spent waiting out the schema registry is not idleness: the input is still there
-                last_input = max(last_input, self._registry_resumed_at)
+                # time spent waiting out a dependency is not idleness: the input is still there
+                last_input = max(last_input, self._resumed_at)
                 idle_exit = max_idle_s is not None and not raws and now - last_input >= max_idle_s
                 if raws or self._holding() or idle_exit:
                     self._batch(raws, flush=idle_exit)
@@ -536,28 +536,47 @@ class Processor:
 
     def _redis_outage(self, exc: Exception) -> None:
         """Redis failed mid-batch: nothing was committed. Wait for it, then redo from the commit."""
+        self._wait_out("redis", "Redis", exc, self.client.ping, UNAVAILABLE, _MAX_BACKOFF_S)
+
+    def _wait_out(
+        self,
+        dependency: str,
+        label: str,
+        exc: Exception,
+        probe: Callable[[], object],
+        transient: tuple[type[Exception], ...],
+        max_backoff_s: float,
+    ) -> bool:
+        """A dependency failed mid-batch, before the commit: mark it not ready, retry with backoff
+        until ``probe`` answers, then rewind to the last commit (the batch is redone). Errors of
+        the ``transient`` kinds, from the probe or the rewind, mean "not yet". True once resumed,
+        False when the process is stopping."""
         self.metrics.healthy.set(0)
-        self.health.set_not_ready("redis", f"unreachable: {exc}")
+        self.health.set_not_ready(dependency, f"unreachable: {exc}")
         backoff = 0.5
         while not self._stopping:
-            self.health.beat()  # waiting for Redis is the loop doing its job, not a stall
+            self.health.beat()  # waiting for a dependency is the loop doing its job, not a stall
             log.warning(
-                "Redis unavailable (%s); retrying in %.1f s",
+                "%s unavailable (%s); retrying in %.1f s",
+                label,
                 exc,
                 backoff,
-                extra={"dependency": "redis", "error_type": type(exc).__name__, "retry_in_s": backoff},
+                extra={"dependency": dependency, "error_type": type(exc).__name__, "retry_in_s": backoff},
             )
             time.sleep(backoff)
             try:
-                self.client.ping()
+                probe()
                 self._rewind()
-                self.metrics.healthy.set(1)
-                self.health.set_ready("redis")
-                log.info("Redis is back: resumed from the last commit", extra={"dependency": "redis"})
-                return
-            except UNAVAILABLE as again:
+            except transient as again:
                 exc = again
-                backoff = min(backoff * 2, _MAX_BACKOFF_S)
+                backoff = min(backoff * 2, max_backoff_s)
+                continue
+            self.metrics.healthy.set(1)
+            self.health.set_ready(dependency)
+            self._resumed_at = time.monotonic()
+            log.info("%s is back: resumed from the last commit", label, extra={"dependency": dependency})
+            return True
+        return False
 
     def _register_output_schemas(self) -> None:
         """With ``avro-registry`` outputs, know every output schema's id before the first batch,
@@ -584,38 +603,13 @@ class Processor:
 
     def _registry_outage(self, exc: Exception) -> None:
         """The schema registry could not be asked for a writer schema (or an output schema's id)
-        mid-batch: nothing was committed and nothing is quarantined for it. Wait for the registry,
-        then redo the batch from the last commit, exactly as in a Redis outage."""
-        self.metrics.healthy.set(0)
-        self.metrics.dependency_up.labels("schema_registry").set(0)
-        self.health.set_not_ready("schema_registry", f"unreachable: {exc}")
-        backoff = 0.5
+        mid-batch: nothing was committed and nothing is quarantined for it. Waited out exactly as
+        a Redis outage (the rewind needs Redis too: its errors also mean "not yet")."""
+        self.metrics.dependency_up.labels("schema_registry").set(0)  # the monitor does not tick meanwhile
+        transient: tuple[type[Exception], ...] = (RegistryUnavailable, *UNAVAILABLE)
         limit = self.settings.schema_registry.max_backoff_s
-        while not self._stopping:
-            self.health.beat()  # waiting for the registry is the loop doing its job, not a stall
-            log.warning(
-                "schema registry unavailable (%s); retrying in %.1f s",
-                exc,
-                backoff,
-                extra={"dependency": "schema_registry", "error_type": type(exc).__name__, "retry_in_s": backoff},
-            )
-            time.sleep(backoff)
-            try:
-                self.pipeline.registry_ping()
-            except RegistryUnavailable as again:
-                exc = again
-                backoff = min(backoff * 2, limit)
-                continue
-            try:
-                self._rewind()
-            except UNAVAILABLE as redis_exc:  # Redis went too: its own wait rewinds
-                self._redis_outage(redis_exc)
-            self.metrics.healthy.set(1)
+        if self._wait_out("schema_registry", "schema registry", exc, self.pipeline.registry_ping, transient, limit):
             self.metrics.dependency_up.labels("schema_registry").set(1)
-            self.health.set_ready("schema_registry")
-            self._registry_resumed_at = time.monotonic()
-            log.info("schema registry is back: resumed from the last commit", extra={"dependency": "schema_registry"})
-            return
 
     def _rewind(self) -> None:
         """Back to the last commit: Redis reconciled, buffers reloaded, consumer seeked."""
