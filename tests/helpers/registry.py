@@ -58,6 +58,12 @@ def serialize(serializer: AvroSerializer, topic: str, record: dict[str, Any]) ->
     return bytes(value)
 
 
+def _java() -> str:
+    """The java deploy/local/stack.sh uses: $JAVA_HOME's when set."""
+    home = os.environ.get("JAVA_HOME")
+    return str(Path(home) / "bin" / "java") if home and (Path(home) / "bin" / "java").exists() else "java"
+
+
 class PrivateRegistry:
     """One more registry process from the stack's jar, on its own port and H2 file, for a test that
     stops and restarts it (the shared one keeps serving everybody else)."""
@@ -77,7 +83,7 @@ class PrivateRegistry:
         started = time.monotonic()
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                ["java", "-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                [_java(), "-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                  "-Dquarkus.http.host=127.0.0.1", f"-Dquarkus.http.port={self.port}", "-jar", str(jar)],
                 env=env, stdout=out, stderr=out,
             )  # fmt: skip
