@@ -56,13 +56,13 @@ $(K8S_VALIDATE_STAMP): $(K8S_VALIDATE)/package-lock.json
 
 setup: $(STAMP) $(K8S_VALIDATE_STAMP) ## create the virtualenv and install the package with dev tools
 
-stack-up: ## start the local Kafka broker and Redis (idempotent; returns when both answer)
+stack-up: ## start the local Kafka broker, Redis and schema registry (idempotent; returns when all answer)
 	bash $(STACK) up
 
-stack-down: ## stop the local Kafka broker and Redis
+stack-down: ## stop the local Kafka broker, Redis and schema registry
 	bash $(STACK) down
 
-stack-status: ## say whether the local Kafka and Redis answer
+stack-status: ## say whether the local Kafka, Redis and schema registry answer
 	bash $(STACK) status
 
 stack-reset: ## stop the stack and delete its data

@@ -41,6 +41,7 @@ from processor.monitoring.http import Health
 from processor.monitoring.metrics import Metrics
 from processor.monitoring.monitor import Monitor, worker_references
 from processor.pipeline import BatchStats, Pipeline, PreparedBatch
+from processor.serializers.registry import RegistrationRefused, RegistryUnavailable
 from processor.serializers.schemas import SchemaStore
 from processor.stages.reorder import PartitionBuffer, restore
 from processor.state.redis_client import UNAVAILABLE, connect
@@ -146,6 +147,7 @@ class Processor:
         # partition -> [rebuild end offset, events held at the last commit, outputs re-emitted below it]
         self._rebuilds: dict[int, list[int]] = {}
         self._consumer: Consumer | None = None
+        self._resumed_at = 0.0  # monotonic time the last dependency outage (Redis, schema registry) ended
         self._producer: Any = None
         self.monitor = Monitor(
             settings.monitoring,
@@ -172,6 +174,7 @@ class Processor:
 
     def run(self, max_idle_s: float | None = None) -> RunSummary:
         p = self.settings.processing
+        self._register_output_schemas()
         self._new_producer()
         self._consumer = make_consumer(self.settings)
         try:
@@ -209,6 +212,8 @@ class Processor:
                     unassigned_since = unassigned_since or now
                     if now - unassigned_since < _UNASSIGNED_GRACE_S:
                         last_input = now
+                # time spent waiting out a dependency is not idleness: the input is still there
+                last_input = max(last_input, self._resumed_at)
                 idle_exit = max_idle_s is not None and not raws and now - last_input >= max_idle_s
                 if raws or self._holding() or idle_exit:
                     self._batch(raws, flush=idle_exit)
@@ -307,6 +312,9 @@ class Processor:
             return
         except UNAVAILABLE as exc:
             self._redis_outage(exc)
+            return
+        except RegistryUnavailable as exc:
+            self._registry_outage(exc)
             return
         except Exception as exc:  # a bug in some stage: isolate the event that triggers it
             if not raws:
@@ -468,7 +476,8 @@ class Processor:
 
     def _dependencies(self) -> dict[str, bool]:
         down = self.health.not_ready_components()
-        return {name: name not in down for name in ("redis", "kafka")}
+        names = ("redis", "kafka", "schema_registry") if self.pipeline.writers is not None else ("redis", "kafka")
+        return {name: name not in down for name in names}
 
     def _consumer_lag(self) -> dict[int, int]:
         """Per assigned partition, messages between the committed position and the end (cached
@@ -555,28 +564,80 @@ class Processor:
 
     def _redis_outage(self, exc: Exception) -> None:
         """Redis failed mid-batch: nothing was committed. Wait for it, then redo from the commit."""
+        self._wait_out("redis", "Redis", exc, self.client.ping, UNAVAILABLE, _MAX_BACKOFF_S)
+
+    def _wait_out(
+        self,
+        dependency: str,
+        label: str,
+        exc: Exception,
+        probe: Callable[[], object],
+        transient: tuple[type[Exception], ...],
+        max_backoff_s: float,
+    ) -> bool:
+        """A dependency failed mid-batch, before the commit: mark it not ready, retry with backoff
+        until ``probe`` answers, then rewind to the last commit (the batch is redone). Errors of
+        the ``transient`` kinds, from the probe or the rewind, mean "not yet". True once resumed,
+        False when the process is stopping."""
         self.metrics.healthy.set(0)
-        self.health.set_not_ready("redis", f"unreachable: {exc}")
+        self.health.set_not_ready(dependency, f"unreachable: {exc}")
         backoff = 0.5
         while not self._stopping:
-            self.health.beat()  # waiting for Redis is the loop doing its job, not a stall
+            self.health.beat()  # waiting for a dependency is the loop doing its job, not a stall
             log.warning(
-                "Redis unavailable (%s); retrying in %.1f s",
+                "%s unavailable (%s); retrying in %.1f s",
+                label,
                 exc,
                 backoff,
-                extra={"dependency": "redis", "error_type": type(exc).__name__, "retry_in_s": backoff},
+                extra={"dependency": dependency, "error_type": type(exc).__name__, "retry_in_s": backoff},
             )
             time.sleep(backoff)
             try:
-                self.client.ping()
+                probe()
                 self._rewind()
-                self.metrics.healthy.set(1)
-                self.health.set_ready("redis")
-                log.info("Redis is back: resumed from the last commit", extra={"dependency": "redis"})
-                return
-            except UNAVAILABLE as again:
+            except transient as again:
                 exc = again
-                backoff = min(backoff * 2, _MAX_BACKOFF_S)
+                backoff = min(backoff * 2, max_backoff_s)
+                continue
+            self.metrics.healthy.set(1)
+            self.health.set_ready(dependency)
+            self._resumed_at = time.monotonic()
+            log.info("%s is back: resumed from the last commit", label, extra={"dependency": dependency})
+            return True
+        return False
+
+    def _register_output_schemas(self) -> None:
+        """With ``avro-registry`` outputs, know every output schema's id before the first batch,
+        waiting for the registry when it does not answer yet."""
+        backoff = 0.5
+        while True:
+            try:
+                self.pipeline.register_outputs()
+                return
+            except RegistrationRefused as exc:
+                raise ConfigError("output_schema_refused", str(exc)) from exc
+            except RegistryUnavailable as exc:
+                if self._stopping:
+                    raise
+                self.health.set_not_ready("schema_registry", f"unreachable: {exc}")
+                log.warning(
+                    "registering the output schemas: schema registry unavailable (%s); retrying in %.1f s",
+                    exc,
+                    backoff,
+                    extra={"dependency": "schema_registry", "retry_in_s": backoff},
+                )
+                time.sleep(backoff)
+                backoff = min(backoff * 2, self.settings.schema_registry.max_backoff_s)
+
+    def _registry_outage(self, exc: Exception) -> None:
+        """The schema registry could not be asked for a writer schema (or an output schema's id)
+        mid-batch: nothing was committed and nothing is quarantined for it. Waited out exactly as
+        a Redis outage (the rewind needs Redis too: its errors also mean "not yet")."""
+        self.metrics.dependency_up.labels("schema_registry").set(0)  # the monitor does not tick meanwhile
+        transient: tuple[type[Exception], ...] = (RegistryUnavailable, *UNAVAILABLE)
+        limit = self.settings.schema_registry.max_backoff_s
+        if self._wait_out("schema_registry", "schema registry", exc, self.pipeline.registry_ping, transient, limit):
+            self.metrics.dependency_up.labels("schema_registry").set(1)
 
     def _rewind(self) -> None:
         """Back to the last commit: Redis reconciled, buffers reloaded, consumer seeked."""

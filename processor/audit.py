@@ -22,6 +22,7 @@ from processor.errors import ProcessorError
 from processor.kafka.clients import reader_config
 from processor.kafka.records import headers_of, to_raw
 from processor.serializers.outputs import decode_json_output
+from processor.serializers.registry import CONFLUENT_MAGIC, FramedReader, WriterSchemas, make_client
 from processor.serializers.schemas import SchemaStore
 from processor.stages.decode import Decoder
 
@@ -133,7 +134,17 @@ def _lineage(message: Message) -> Position | None:
 def audit(settings: Settings) -> AuditReport:
     topics = settings.topics
     schemas = SchemaStore(settings.schemas_dir)
-    decoder = Decoder(schemas, load_pipelines(settings.pipelines_file), settings.processing)
+    client = make_client(settings.schema_registry) if settings.schema_registry.url is not None else None
+    writers = WriterSchemas(client, schemas) if client is not None else None
+    decoder = Decoder(schemas, load_pipelines(settings.pipelines_file), settings.processing, writers)
+    framed = FramedReader(client) if client is not None else None
+
+    def read_output(value: bytes) -> dict[str, Any]:
+        # the processor's outputs are JSON, or Confluent-framed Avro (outputs.format avro-registry)
+        if framed is not None and value.startswith(CONFLUENT_MAGIC):
+            return framed.read(value)
+        return decode_json_output(value)
+
     report = AuditReport()
 
     event_ids: dict[Position, str | None] = {}
@@ -156,7 +167,7 @@ def audit(settings: Settings) -> AuditReport:
         last_by_entity: dict[tuple[str, str], int] = {}
         for m in read_topic(settings, topic):
             if kind == "scored" and dict(headers_of(m)).get("decision-source") == b"human":
-                human[decode_json_output(m.value() or b"{}").get("event_id", "")] += 1
+                human[read_output(m.value() or b"{}").get("event_id", "")] += 1
                 continue
             source = _lineage(m)
             if source is None or source not in event_ids:
@@ -164,7 +175,7 @@ def audit(settings: Settings) -> AuditReport:
                 continue
             answers[source] += 1
             value = m.value()
-            record: dict[str, Any] = decode_json_output(value) if value is not None else {}
+            record: dict[str, Any] = read_output(value) if value is not None else {}
             if kind == "quarantine":
                 report.quarantined += 1
                 reason = (str(record.get("stage")), str(record.get("error_code")))

@@ -321,6 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_model_parser(sub, cmd_model)
 
+    from processor.serializers.register_cli import add_schemas_parser
+
+    add_schemas_parser(sub)
+
     aud = sub.add_parser("audit", help="check the accounting identity over the input and output topics")
     aud.add_argument("--json", action="store_true")
     aud.set_defaults(func=cmd_audit)

@@ -493,6 +493,56 @@ class QuarantineSettings(BaseModel):
     replay_ledger_ttl_s: int = Field(default=30 * 86_400, ge=60)
 
 
+class SchemaRegistrySettings(BaseModel):
+    """A Confluent-compatible schema registry (Confluent, Apicurio ``/apis/ccompat/v7``, Karapace)."""
+
+    model_config = _Frozen
+
+    #: Base URL of the Confluent-compatible API (``http://host:8085/apis/ccompat/v7`` for Apicurio).
+    #: Unset: no registry; Confluent-framed input is quarantined as ``decode/schema_registry_not_configured``.
+    url: str | None = None
+    #: HTTP basic-auth user, when the registry wants one.
+    username: str | None = None
+    #: A secret: masked in logs and reprs.
+    password: SecretStr | None = None
+    #: How schemas map to subjects: ``record`` (RecordNameStrategy: the record's full name, one subject
+    #: per event type, the choice when several types share ``events.raw``) or ``topic``
+    #: (TopicNameStrategy: ``<topic>-value``, one subject per topic). Decoding does not depend on it
+    #: (a schema id names its schema); ``processor schemas register`` and ``avro-registry`` outputs do.
+    subject_strategy: Literal["topic", "record"] = "record"
+    #: Compatibility level ``processor schemas register`` sets on the subjects it creates.
+    compatibility: Literal[
+        "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE"
+    ] = "BACKWARD"
+    #: One HTTP request to the registry fails after this long (and the batch waits and retries).
+    timeout_s: float = Field(default=5.0, gt=0)
+    #: Longest wait between two attempts while the registry is unreachable.
+    max_backoff_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        if parts.password:
+            raise ValueError("the URL holds a password: set schema_registry.password (a secret) instead")
+        return value.rstrip("/")
+
+
+class OutputsSettings(BaseModel):
+    model_config = _Frozen
+
+    #: ``json`` (UTF-8 objects) or ``avro-registry``: the scored, review and quarantine topics as
+    #: Confluent-framed Avro (magic 0, 4-byte schema id, Avro binary) of ``processor/schemas/output/*.avsc`` (package data),
+    #: registered in ``schema_registry`` (which must then be set).
+    format: Literal["json", "avro-registry"] = "json"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PROCESSOR_",
@@ -513,6 +563,8 @@ class Settings(BaseSettings):
     quarantine: QuarantineSettings = QuarantineSettings()
     review: ReviewSettings = ReviewSettings()
     status: StatusSettings = StatusSettings()
+    schema_registry: SchemaRegistrySettings = SchemaRegistrySettings()
+    outputs: OutputsSettings = OutputsSettings()
     #: The project a team owns: ``pipelines.yaml``, ``schemas/input/*.avsc``, ``features/*.py``,
     #: ``models/`` (``processor init`` writes one). ``--project DIR`` sets it; the current
     #: directory when unset. The paths below default to their place inside it.
@@ -556,6 +608,12 @@ class Settings(BaseSettings):
         if not self.ingest.upload_dir.is_absolute():
             upload_dir = project / self.ingest.upload_dir
             object.__setattr__(self, "ingest", self.ingest.model_copy(update={"upload_dir": upload_dir}))
+        return self
+
+    @model_validator(mode="after")
+    def _registry_outputs_need_a_registry(self) -> Settings:
+        if self.outputs.format == "avro-registry" and self.schema_registry.url is None:
+            raise ValueError("outputs.format avro-registry needs schema_registry.url")
         return self
 
     @classmethod

@@ -37,13 +37,39 @@ def _say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
+#: The schema registry `deploy/local/stack.sh up` starts, when settings name none.
+LOCAL_REGISTRY_URL = "http://localhost:8085/apis/ccompat/v7"
+REGISTRY_EVENTS = 400
+
+
 def demo_settings(settings: Settings) -> Settings:
+    registry = settings.schema_registry
     return settings.model_copy(
         update={
             "kafka": settings.kafka.model_copy(update={"group_id": DEMO_GROUP, "transactional_id": DEMO_GROUP}),
             "redis": settings.redis.model_copy(update={"key_prefix": DEMO_PREFIX}),
+            "schema_registry": registry if registry.url else registry.model_copy(update={"url": LOCAL_REGISTRY_URL}),
         }
     )
+
+
+def _registry_producer(settings: Settings, seed: int) -> None:
+    """One producer that knows only the schema registry, beside the simulated stream."""
+    from processor.serializers.registry import RegistryUnavailable, WriterSchemas, make_client
+    from processor.serializers.schemas import SchemaStore
+    from processor.simulate.registry_producer import produce_through_registry
+
+    url = settings.schema_registry.url
+    try:
+        WriterSchemas(make_client(settings.schema_registry), SchemaStore(settings.schemas_dir)).ping()
+    except RegistryUnavailable as exc:
+        _say(f"no schema registry answers at {url} ({exc}): skipping the registry producer")
+        return
+    _say(f"producing {REGISTRY_EVENTS} sign-ups with confluent_kafka's AvroSerializer through the registry at {url}")
+    # after the simulated stream in event time too: the reorder stage would call earlier events late
+    start_ms = int(time.time() * 1000) + 1_000
+    produced = produce_through_registry(settings, count=REGISTRY_EVENTS, seed=seed, start_ms=start_ms)
+    print(produced.render(), flush=True)
 
 
 def _fresh_topics(settings: Settings) -> None:
@@ -111,6 +137,7 @@ def run_demo(settings: Settings, *, count: int, seed: int | None) -> int:
         settings, count=count, seed=seed, faults_spec="default", out=None, topic=None, types=None, span_s=600.0
     )
     print(simulated, flush=True)
+    _registry_producer(settings, seed)
 
     from processor.ingest.demo_traffic import render as render_gateway
     from processor.ingest.demo_traffic import send_traffic, start_gateway

@@ -31,6 +31,7 @@ from processor.model.shadow import ShadowComparer, ShadowResult
 from processor.model.worker import ModelWorker
 from processor.monitoring.monitor import DriftSample
 from processor.serializers.outputs import OutputEncoder
+from processor.serializers.registry import OutputSchemaIds, RegistryUnavailable, WriterSchemas, make_client
 from processor.serializers.schemas import SchemaStore
 from processor.stages.decode import Decoder
 from processor.stages.reorder import PartitionBuffer
@@ -97,7 +98,16 @@ class Pipeline:
         }
         keys = Keys(settings.redis.key_prefix)
         self.client = client
-        self.decoder = Decoder(schemas, pipelines, settings.processing)
+        #: Writer schemas of Confluent-framed input, by id (None: no registry configured).
+        registry = make_client(settings.schema_registry) if settings.schema_registry.url is not None else None
+        self.writers = WriterSchemas(registry, schemas) if registry is not None else None
+        #: Output schema ids when the outputs are Confluent-framed Avro (``outputs.format: avro-registry``).
+        self.output_ids = (
+            OutputSchemaIds(registry, schemas.output_json, settings.schema_registry.subject_strategy)
+            if registry is not None and settings.outputs.format == "avro-registry"
+            else None
+        )
+        self.decoder = Decoder(schemas, pipelines, settings.processing, self.writers)
         self.validator = Validator(schemas, pipelines, settings.processing)
         self.dedupe = DedupeStore(client, keys, settings.processing.dedupe_ttl_s)
         self.history = EntityHistory(client, keys, settings.processing.history_retention_slack_ms)
@@ -133,10 +143,30 @@ class Pipeline:
             default=settings.processing.killswitch_default,
             poll_interval_s=settings.processing.killswitch_poll_ms / 1000,
         )
-        self.router = Router(settings.topics, OutputEncoder(schemas))
+        self.router = Router(
+            settings.topics,
+            OutputEncoder(schemas, settings.outputs.format, self.output_ids)
+            if self.output_ids is not None
+            else OutputEncoder(schemas),
+        )
         p = settings.processing
         self._lateness_ms = p.allowed_lateness_ms
         self._idle_s = p.idle_timeout_ms / 1000
+
+    def registry_ping(self) -> None:
+        """``RegistryUnavailable`` unless the schema registry (when one is configured) answers."""
+        if self.writers is not None:
+            self.writers.ping()
+
+    def register_outputs(self) -> None:
+        """Look up (registering when new) the id of every output schema, before the first batch:
+        a registry that refuses one stops the start-up with its explanation instead of failing
+        batch after batch. ``RegistryUnavailable`` when it cannot be asked."""
+        if self.output_ids is None:
+            return
+        t = self.settings.topics
+        for schema_name, topic in (("scored", t.scored), ("review", t.review), ("quarantine", t.quarantine)):
+            self.output_ids.id_for(schema_name, topic)
 
     def process(
         self,
@@ -219,6 +249,8 @@ class Pipeline:
         for item in scored:
             try:
                 outputs.append(self.router.scored(item, now_ms))
+            except RegistryUnavailable:
+                raise  # the registry's fault, not the event's: the batch waits and is redone
             except Exception as exc:  # an output that will not encode is quarantined, not retried forever
                 rejected.append(Rejected(item.event.raw, _processing_error("output_encoding", exc, item.event)))
                 continue

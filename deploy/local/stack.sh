@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Local development stack: one Apache Kafka 4.1.1 broker (KRaft, combined broker+controller,
-# assembled from Maven Central jars) and one Redis (Debian's redis-server binary).
+# assembled from Maven Central jars), one Redis (Debian's redis-server binary) and one Apicurio
+# Registry 2.4.2.Final (Confluent-compatible schema registry, built from Maven Central jars).
 #
-#   deploy/local/stack.sh up       start whatever is not running; returns once both answer
+#   deploy/local/stack.sh up       start whatever is not running; returns once all answer
 #   deploy/local/stack.sh down     stop what this script started
-#   deploy/local/stack.sh status   exit 0 if both answer, 1 otherwise
-#   deploy/local/stack.sh reset    down, then delete Kafka and Redis data
+#   deploy/local/stack.sh status   exit 0 if all answer, 1 otherwise
+#   deploy/local/stack.sh reset    down, then delete Kafka, Redis and registry data
 #
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), REDIS_PORT (6379),
-# STACK_DIR (<repo>/.local), KAFKA_HEAP ("-Xms256m -Xmx1g"), KAFKA_OPTS (extra JVM flags),
+# REGISTRY_PORT (8085), STACK_REGISTRY (1; 0 leaves the registry out), STACK_DIR (<repo>/.local),
+# KAFKA_HEAP ("-Xms256m -Xmx1g"), KAFKA_OPTS (extra JVM flags), REGISTRY_HEAP ("-Xms64m -Xmx512m"),
 # STACK_UP_TIMEOUT (120, seconds). See deploy/local/README.md.
 set -euo pipefail
 
@@ -18,6 +20,9 @@ REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 REDIS_PORT="${REDIS_PORT:-6379}"
+REGISTRY_PORT="${REGISTRY_PORT:-8085}"
+REGISTRY_HEAP="${REGISTRY_HEAP:--Xms64m -Xmx512m}"
+STACK_REGISTRY="${STACK_REGISTRY:-1}"
 KAFKA_HEAP="${KAFKA_HEAP:--Xms256m -Xmx1g}"
 KAFKA_OPTS="${KAFKA_OPTS:-}"
 UP_TIMEOUT="${STACK_UP_TIMEOUT:-120}"
@@ -41,6 +46,14 @@ REDIS_DATA="$REDIS_HOME/data"
 REDIS_CONF="$REDIS_HOME/redis.conf"
 REDIS_PIDFILE="$REDIS_HOME/redis.pid"
 REDIS_LOG="$REDIS_HOME/redis.log"
+
+REGISTRY_SRC="$SCRIPT_DIR/registry"
+REGISTRY_HOME="$STACK_DIR/registry"
+REGISTRY_JAR="$REGISTRY_HOME/apicurio-registry-runner.jar"
+REGISTRY_STAMP="$REGISTRY_HOME/.stack-stamp"
+REGISTRY_DATA="$REGISTRY_HOME/data"
+REGISTRY_PIDFILE="$REGISTRY_HOME/registry.pid"
+REGISTRY_LOG="$REGISTRY_HOME/registry.log"
 
 if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then JAVA="$JAVA_HOME/bin/java"; else JAVA="java"; fi
 
@@ -67,6 +80,18 @@ pid_of() {
 
 kafka_pid() { pid_of "$KAFKA_PIDFILE" "kafka.Kafka"; }
 redis_pid() { pid_of "$REDIS_PIDFILE" "redis-server"; }
+registry_pid() { pid_of "$REGISTRY_PIDFILE" "apicurio-registry-runner.jar"; }
+
+# Ready = the registry's readiness check answers 200 (storage up, Confluent API served). Plain
+# bash HTTP/1.0, so neither curl nor wget is needed.
+registry_answers() {
+  local status
+  status="$(timeout 3 bash -c '
+    exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
+    printf "GET /health/ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3
+    head -n 1 <&3' "$REGISTRY_PORT" 2>/dev/null)" || return 1
+  [[ "$status" == "HTTP/1."?" 200"* ]]
+}
 
 redis_answers() {
   command -v redis-cli >/dev/null 2>&1 || { port_open "$REDIS_PORT"; return; }
@@ -363,6 +388,91 @@ wait_kafka() {
 }
 
 # ---------------------------------------------------------------------------------------
+# Schema registry (Apicurio Registry 2.4.2.Final, see deploy/local/registry/ and
+# docs/schema-registry.md). Built once into one runnable jar; the stamp rebuilds it when the
+# build files change. Storage is the registry's embedded H2 database in a file under
+# $REGISTRY_DATA, so a restarted registry keeps its schema ids (what producers' bytes name).
+# ---------------------------------------------------------------------------------------
+registry_inputs_hash() {
+  (cd "$REGISTRY_SRC" && find . -type f \( -name '*.xml' -o -name '*.java' -o -name '*.properties' -o -name '*.list' \) \
+      -not -path './target/*' -not -path '*/target/*' | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -d' ' -f1
+}
+
+ensure_registry_jar() {
+  local want t0=$SECONDS
+  want="$(registry_inputs_hash)"
+  if [[ -f "$REGISTRY_JAR" && -f "$REGISTRY_STAMP" && "$(cat "$REGISTRY_STAMP")" == "$want" ]]; then
+    return 0
+  fi
+  command -v mvn >/dev/null 2>&1 || die "mvn not found; it is needed once to build the schema registry from Maven Central"
+  mkdir -p "$REGISTRY_HOME"
+  local build="$REGISTRY_HOME/build" mvn_log="$REGISTRY_HOME/mvn-build.log"
+  local mvn=(mvn -B -Dstyle.color=never -s "$REGISTRY_SRC/settings.xml")
+  log "registry: building Apicurio Registry 2.4.2.Final from Maven Central (first time: a few minutes)"
+  rm -rf "$build"
+  # 1. the config-index extension's build step, into the local Maven repository (see its pom)
+  # 2. the registry app, packaged by the Quarkus plugin as one runnable jar
+  if ! { "${mvn[@]}" -f "$REGISTRY_SRC/config-index-deployment/pom.xml" -Dregistry.build.dir="$build/config-index-deployment" install \
+         && "${mvn[@]}" -f "$REGISTRY_SRC/pom.xml" -Dregistry.build.dir="$build/app" package; } >"$mvn_log" 2>&1 </dev/null; then
+    sed 's/\x1b\[[0-9;]*m//g' "$mvn_log" | grep -v 'Download' | tail -n 40 >&2
+    rm -rf "$build"
+    die "building the schema registry failed (full output: $mvn_log)"
+  fi
+  mv "$build/app/apicurio-registry-2.4.2.Final-runner.jar" "$REGISTRY_JAR"
+  rm -rf "$build"
+  printf '%s\n' "$want" >"$REGISTRY_STAMP"
+  log "registry: $REGISTRY_JAR built in $((SECONDS - t0))s"
+}
+
+start_registry() {
+  local pid
+  if registry_answers; then
+    if pid="$(registry_pid)"; then log "registry: already running on 127.0.0.1:$REGISTRY_PORT (pid $pid)"
+    else log "registry: something already answers /health/ready on 127.0.0.1:$REGISTRY_PORT (not started by this script) -- using it"; fi
+    return 0
+  fi
+  if pid="$(registry_pid)"; then
+    log "registry: pid $pid is still starting up"
+    return 0
+  fi
+  rm -f "$REGISTRY_PIDFILE"
+  port_open "$REGISTRY_PORT" && die "port $REGISTRY_PORT is in use by something that is not a schema registry (set REGISTRY_PORT)"
+  mkdir -p "$REGISTRY_DATA"
+  log "registry: starting on 127.0.0.1:$REGISTRY_PORT (data $REGISTRY_DATA)"
+  : >"$REGISTRY_LOG"
+  # The app's own application.properties sets %prod.quarkus.http.port=${HTTP_PORT:8080}: the
+  # port and address must be given on the command line, which wins over it.
+  # shellcheck disable=SC2086  # REGISTRY_HEAP is intentionally word-split
+  (
+    cd "$REGISTRY_HOME"
+    REGISTRY_DATASOURCE_URL="jdbc:h2:file:$REGISTRY_DATA/registry" LOG_LEVEL=WARN \
+      nohup setsid bash -c 'echo $$ >"$0"; exec "$@"' "$REGISTRY_PIDFILE" \
+      "$JAVA" $REGISTRY_HEAP -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+      -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
+      -jar "$REGISTRY_JAR" >>"$REGISTRY_LOG" 2>&1 </dev/null 9>&- &
+  )
+  local i
+  for ((i = 0; i < 50; i++)); do [[ -s "$REGISTRY_PIDFILE" ]] && break; sleep 0.1; done
+}
+
+wait_registry() {
+  local deadline=$((SECONDS + UP_TIMEOUT)) started_by_us=0
+  [[ -f "$REGISTRY_PIDFILE" ]] && started_by_us=1
+  until registry_answers; do
+    if ((started_by_us)) && ! registry_pid >/dev/null; then
+      tail_logs "$REGISTRY_LOG"
+      rm -f "$REGISTRY_PIDFILE"
+      die "the schema registry exited during startup (log: $REGISTRY_LOG)"
+    fi
+    if ((SECONDS >= deadline)); then
+      tail_logs "$REGISTRY_LOG"
+      die "the schema registry did not become ready on 127.0.0.1:$REGISTRY_PORT within ${UP_TIMEOUT}s (log: $REGISTRY_LOG)"
+    fi
+    sleep 0.2
+  done
+}
+
+# ---------------------------------------------------------------------------------------
 # commands
 # ---------------------------------------------------------------------------------------
 cmd_up() {
@@ -371,12 +481,21 @@ cmd_up() {
   ensure_redis_binary
   ensure_java
   ensure_kafka_libs
+  registry_enabled && ensure_registry_jar
   start_redis
   start_kafka
+  registry_enabled && start_registry
   wait_redis
   wait_kafka
-  log "up in $((SECONDS - t0))s: redis 127.0.0.1:$REDIS_PORT, kafka 127.0.0.1:$KAFKA_PORT (bootstrap localhost:$KAFKA_PORT)"
+  local registry_note=""
+  if registry_enabled; then
+    wait_registry
+    registry_note=", schema registry http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
+  fi
+  log "up in $((SECONDS - t0))s: redis 127.0.0.1:$REDIS_PORT, kafka 127.0.0.1:$KAFKA_PORT (bootstrap localhost:$KAFKA_PORT)$registry_note"
 }
+
+registry_enabled() { [[ "$STACK_REGISTRY" != 0 ]]; }
 
 cmd_down() {
   take_lock
@@ -389,6 +508,10 @@ cmd_down() {
   elif port_open "$REDIS_PORT"; then log "redis: 127.0.0.1:$REDIS_PORT is served by a process this script did not start -- leaving it alone"
   else log "redis: not running"; fi
   rm -f "$REDIS_PIDFILE"
+  if pid="$(registry_pid)"; then stop_pid registry "$pid"
+  elif registry_answers; then log "registry: 127.0.0.1:$REGISTRY_PORT is served by a process this script did not start -- leaving it alone"
+  else log "registry: not running"; fi
+  rm -f "$REGISTRY_PIDFILE"
 }
 
 cmd_status() {
@@ -407,24 +530,35 @@ cmd_status() {
     else log "kafka: DOWN 127.0.0.1:$KAFKA_PORT"; fi
     rc=1
   fi
+  if registry_enabled; then
+    if registry_answers; then
+      if pid="$(registry_pid)"; then owner="pid $pid, started by stack.sh"; else owner="external process"; fi
+      log "registry: UP   127.0.0.1:$REGISTRY_PORT ($owner)"
+    else
+      if pid="$(registry_pid)"; then log "registry: DOWN 127.0.0.1:$REGISTRY_PORT (pid $pid alive but not ready)"
+      else log "registry: DOWN 127.0.0.1:$REGISTRY_PORT"; fi
+      rc=1
+    fi
+  fi
   return "$rc"
 }
 
 cmd_reset() {
   cmd_down
-  log "deleting $KAFKA_DATA and $REDIS_DATA"
-  rm -rf "$KAFKA_DATA" "$REDIS_DATA"
+  log "deleting $KAFKA_DATA, $REDIS_DATA and $REGISTRY_DATA"
+  rm -rf "$KAFKA_DATA" "$REDIS_DATA" "$REGISTRY_DATA"
 }
 
 usage() {
   cat <<EOF
 usage: $0 {up|down|status|reset}
-  up      start Redis and Kafka (idempotent); returns when both answer
+  up      start Redis, Kafka and the schema registry (idempotent); returns when all answer
   down    stop the processes this script started
-  status  report; exit 0 if both answer, 1 otherwise
-  reset   down, then delete Kafka and Redis data (fresh stack on next up)
+  status  report; exit 0 if all answer, 1 otherwise
+  reset   down, then delete Kafka, Redis and registry data (fresh stack on next up)
 env: KAFKA_PORT=$KAFKA_PORT KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT REDIS_PORT=$REDIS_PORT
-     STACK_DIR=$STACK_DIR KAFKA_HEAP="$KAFKA_HEAP"
+     REGISTRY_PORT=$REGISTRY_PORT STACK_REGISTRY=$STACK_REGISTRY
+     STACK_DIR=$STACK_DIR KAFKA_HEAP="$KAFKA_HEAP" REGISTRY_HEAP="$REGISTRY_HEAP"
 EOF
 }
 

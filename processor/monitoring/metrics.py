@@ -191,7 +191,7 @@ class Metrics:
             ),
             dependency_up=Gauge(
                 "processor_dependency_up",
-                "1 while a dependency (redis, kafka) answers, 0 while the processor waits for it.",
+                "1 while a dependency (redis, kafka, schema_registry) answers, 0 while the processor waits for it.",
                 ["dependency"],
                 registry=r,
             ),

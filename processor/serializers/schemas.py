@@ -74,6 +74,7 @@ class SchemaStore:
         self.outputs: dict[str, Any] = {}
         #: Output schema name -> (full Avro name, version): what the ``processor-schema`` headers say.
         self.output_ids: dict[str, tuple[str, int]] = {}
+        self.output_json: dict[str, dict[str, Any]] = {}  # as written in the files (what a registry stores)
         input_dir = schemas_dir / "input"
         if not input_dir.is_dir():
             raise ConfigError("schemas_missing", f"no input schemas folder at {input_dir}")
@@ -97,6 +98,7 @@ class SchemaStore:
         for resource in output_schema_files():
             name = resource.name.removesuffix(".avsc")
             schema = self._read(resource)
+            self.output_json[name] = schema
             self.outputs[name] = fastavro.parse_schema(schema, _write_hint=False)
             self.output_ids[name] = (f"{schema['namespace']}.{schema['name']}", int(schema.get("version", 1)))
 
@@ -131,6 +133,14 @@ class SchemaStore:
 
     def by_fingerprint(self, fp: bytes) -> InputSchema | None:
         return self._by_fingerprint.get(fp)
+
+    def versions(self, name: str) -> list[int]:
+        return sorted(self._by_name.get(name, {}))
+
+
+def without_logical_types(schema: Any) -> Any:
+    """Public name of ``_without_logical_types`` (the registry's writer schemas are read the same way)."""
+    return _without_logical_types(schema)
 
 
 def output_schema_files() -> list[Traversable]:

@@ -1,7 +1,9 @@
 """decode: value bytes to a record with its envelope read.
 
-JSON (UTF-8 object) and Avro single-object encoding are recognised by their first bytes. Every
-failure becomes a ``Rejected`` value with a specific code; nothing here raises into the loop.
+JSON (UTF-8 object), Avro single-object encoding and Confluent framing (schema registry) are
+recognised by their first bytes. Every failure becomes a ``Rejected`` value with a specific code;
+nothing here raises into the loop, except ``RegistryUnavailable``: an unreachable schema registry
+says nothing about the input, so the whole batch is retried once it answers (see ``app``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from processor.config import PipelinesConfig, ProcessingSettings
 from processor.errors import DecodeError, ProcessorError, SchemaError, unexpected
 from processor.messages import Event, RawMessage, Rejected
 from processor.serializers.avro import CONFLUENT_MAGIC, HEADER_SIZE, SINGLE_OBJECT_MAGIC
-from processor.serializers.schemas import SchemaStore
+from processor.serializers.registry import CONFLUENT_HEADER_SIZE, RegistryUnavailable, WriterSchemas
+from processor.serializers.schemas import InputSchema, SchemaStore
 
 _STRING_LITERAL = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _NON_FINITE = re.compile(rb"(?<![\w.])-?(NaN|Infinity)(?![\w.])")
@@ -27,8 +30,15 @@ _REQUIRED_ENVELOPE = ("event_id", "event_type", "occurred_at", "entity_id")
 
 
 class Decoder:
-    def __init__(self, schemas: SchemaStore, pipelines: PipelinesConfig, settings: ProcessingSettings) -> None:
+    def __init__(
+        self,
+        schemas: SchemaStore,
+        pipelines: PipelinesConfig,
+        settings: ProcessingSettings,
+        writers: WriterSchemas | None = None,
+    ) -> None:
         self._schemas = schemas
+        self._writers = writers
         self._pipelines = pipelines
         self._max_bytes = settings.max_message_bytes
         self._max_depth = settings.max_json_depth
@@ -42,6 +52,8 @@ class Decoder:
             except ProcessorError as exc:
                 exc.raw = raw
                 rejected.append(Rejected(raw, exc))
+            except RegistryUnavailable:
+                raise
             except Exception as exc:  # a decoder bug must cost one event, not the partition
                 rejected.append(Rejected(raw, unexpected(exc, raw)))
         return events, rejected
@@ -55,10 +67,7 @@ class Decoder:
         if value.startswith(SINGLE_OBJECT_MAGIC):
             record, encoding = self._decode_avro(value), "avro"
         elif value.startswith(CONFLUENT_MAGIC):
-            raise DecodeError(
-                "schema_registry_not_configured",
-                "value is in Confluent wire format (magic byte 0) but no schema registry is configured",
-            )
+            record, encoding = self._decode_confluent(value), "avro"
         else:
             record, encoding = self._decode_json(value), "json"
         return self._envelope(raw, record, encoding)
@@ -100,32 +109,47 @@ class Decoder:
                 f"no schema in schemas/input has fingerprint {value[2:HEADER_SIZE].hex()}",
             )
         reader = self._schemas.latest(writer.name)
+        return self._read_avro(
+            value, HEADER_SIZE, writer.parsed, reader, f"{writer.name} v{writer.version}", writer.version
+        )
+
+    def _read_avro(
+        self, value: bytes, offset: int, writer: Any, reader: InputSchema, label: str, version: int
+    ) -> dict[str, Any]:
+        """The Avro record after the ``offset``-byte header, written with ``writer``, read as ``reader``."""
         buf = io.BytesIO(value)
-        buf.seek(HEADER_SIZE)
+        buf.seek(offset)
         try:
-            record = fastavro.schemaless_reader(buf, writer.parsed, reader.parsed)
+            record = fastavro.schemaless_reader(buf, writer, reader.parsed)
         except (EOFError, StopIteration, IndexError):  # IndexError: cut inside a varint
-            raise DecodeError(
-                "avro_truncated", f"Avro payload ends early for {writer.name} v{writer.version}"
-            ) from None
+            raise DecodeError("avro_truncated", f"Avro payload ends early for {label}") from None
         except Exception as exc:  # fastavro raises many types on corrupt input; all mean "corrupt"
-            raise DecodeError(
-                "avro_corrupt", f"Avro payload does not decode as {writer.name} v{writer.version}: {exc!r}"
-            ) from None
+            raise DecodeError("avro_corrupt", f"Avro payload does not decode as {label}: {exc!r}") from None
         if buf.tell() != len(value):
             raise DecodeError("avro_trailing_bytes", f"{len(value) - buf.tell()} bytes follow the Avro record")
         if not isinstance(record, dict):
             raise DecodeError("avro_corrupt", "Avro payload is not a record")
-        if record.get("event_type") != writer.name:
+        if record.get("event_type") != reader.name:
             raise SchemaError(
                 "event_type_mismatch",
-                f"event_type {record.get('event_type')!r} does not match writer schema {writer.name}",
+                f"event_type {record.get('event_type')!r} does not match writer schema {label}",
                 field="event_type",
             )
-        record.setdefault("schema_version", writer.version)
         if record.get("schema_version") is None:
-            record["schema_version"] = writer.version
+            record["schema_version"] = version
         return dict(record)
+
+    def _decode_confluent(self, value: bytes) -> dict[str, Any]:
+        if self._writers is None:
+            raise DecodeError(
+                "schema_registry_not_configured",
+                "value is in Confluent wire format (magic byte 0) but no schema registry is configured",
+            )
+        if len(value) < CONFLUENT_HEADER_SIZE:
+            raise DecodeError("confluent_truncated", "Confluent header (magic byte + 4-byte schema id) is cut short")
+        writer = self._writers.get(int.from_bytes(value[1:CONFLUENT_HEADER_SIZE], "big"))
+        label = f"schema id {writer.schema_id} ({writer.event_type})"
+        return self._read_avro(value, CONFLUENT_HEADER_SIZE, writer.writer, writer.reader, label, writer.version)
 
     # -- Envelope ------------------------------------------------------------------------------
 

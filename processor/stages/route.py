@@ -67,7 +67,7 @@ class Router:
         return OutputRecord(
             topic=topic,
             key=event.entity_id.encode(),
-            value=self._encoder.encode(schema, record),
+            value=self._encoder.encode(schema, record, topic),
             headers=(*self._lineage(event.raw), *self._encoder.schema_headers(schema)),
         )
 
@@ -93,7 +93,7 @@ class Router:
         return OutputRecord(
             topic=self._topics.quarantine,
             key=raw.key,
-            value=self._encoder.encode("quarantine", record),
+            value=self._encoder.encode("quarantine", record, self._topics.quarantine),
             headers=(*self._lineage(raw), *self._encoder.schema_headers("quarantine"), *dead_letter_headers(raw, err)),
         )
 

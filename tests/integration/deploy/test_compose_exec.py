@@ -37,6 +37,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ from processor.config import PROJECT_ROOT
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 BOOTSTRAP = os.environ.get("PROCESSOR_KAFKA__BOOTSTRAP_SERVERS", "localhost:9092")
+#: the local stack's schema registry (deploy/local/stack.sh), standing in for compose's apicurio service
+REGISTRY = f"127.0.0.1:{os.environ.get('REGISTRY_PORT', '8085')}"
 OURS = ("processor:local", "processor:train")
 #: the port each of our long-running roles listens on inside its container, and the setting for it
 ROLE_PORTS = {"processor": (9108, "PROCESSOR_METRICS__PORT"), "ingest": (8080, "PROCESSOR_INGEST__PORT"),
@@ -60,8 +63,6 @@ ROLE_PORTS = {"processor": (9108, "PROCESSOR_METRICS__PORT"), "ingest": (8080, "
 SATISFIED = {"service_started", "service_healthy", "service_completed_successfully"}
 NOT_EXERCISED = {
     "grafana": "a Grafana image; provisioning checked in tests/unit/deploy/test_compose.py",
-    # a schema registry service, when compose has one: map it here once the local stack runs one
-    "apicurio": "the Apicurio registry image",
 }
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -140,7 +141,7 @@ class Stack:
 
     def endpoints(self) -> dict[str, str]:
         """``service:port`` inside the compose network -> ``host:port`` here."""
-        mapped = {"kafka:9092": BOOTSTRAP, "redis:6379": f"localhost:{self.redis_port}"}
+        mapped = {"kafka:9092": BOOTSTRAP, "redis:6379": f"localhost:{self.redis_port}", "apicurio:8080": REGISTRY}
         mapped.update({f"{role}:{port}": f"127.0.0.1:{self.ports[role]}" for role, (port, _) in ROLE_PORTS.items()})
         return mapped
 
@@ -241,6 +242,11 @@ def test_every_compose_service_runs_and_answers(stack: Stack) -> None:
                 or (dep in NOT_EXERCISED and ran.get(dep) == "not exercised")
             )
             assert ok, f"{name} needs {dep} {wanted}, which it is not ({ran.get(dep)})"
+        if name == "apicurio":  # the local stack's registry (the same release): its health answers
+            with urllib.request.urlopen(f"http://{REGISTRY}/health/ready", timeout=10) as answer:
+                assert answer.status == 200
+            ran[name] = "service_started"
+            continue
         if name == "kafka":  # the local stack's broker: its metadata answers
             AdminClient({"bootstrap.servers": BOOTSTRAP}).list_topics(timeout=30)
             ran[name] = "service_healthy"
