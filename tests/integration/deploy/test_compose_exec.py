@@ -166,6 +166,8 @@ class Stack:
         # unique names: nothing here can meet another test's (or a demo's) topics, groups or keys
         env.update(
             {
+                # the image's ENV PROCESSOR_PROJECT_DIR=/app: the code and the example project it copies
+                "PROCESSOR_PROJECT_DIR": str(PROJECT_ROOT),
                 "PROCESSOR_TOPICS__RAW": f"{self.run}.raw",
                 "PROCESSOR_TOPICS__SCORED": f"{self.run}.scored",
                 "PROCESSOR_TOPICS__REVIEW": f"{self.run}.review",
