@@ -17,7 +17,7 @@ from processor.serializers.register_cli import register
 
 
 def _schemas_in_own_namespace(root: Path) -> tuple[Path, str]:
-    """A copy of schemas/ whose records live in a namespace of their own: subjects no other test uses."""
+    """A copy of schemas/ (the input schemas) whose records live in a namespace of their own: subjects no other test uses."""
     ns = f"it{uuid.uuid4().hex[:8]}"
     target = root / "schemas"
     shutil.copytree(PROJECT_ROOT / "schemas", target)
@@ -42,8 +42,11 @@ def test_register_publishes_versions_in_order_then_refuses_an_incompatible_one(
     subject = f"{ns}.processor.events.UserSignedUp"
     assert registry_client.get_versions(subject) == [1, 2]
     assert registry_client.get_compatibility(subject) == "BACKWARD"
-    assert f"{ns}.processor.outputs.ScoredEvent" in registry_client.get_subjects()
-    assert out.getvalue().count("registered, id") == 7
+    # the output schemas ship inside the package (one namespace for every test): registered by
+    # whichever test came first, unchanged for the others
+    assert "processor.outputs.ScoredEvent" in registry_client.get_subjects()
+    first = out.getvalue()
+    assert first.count("registered, id") >= 4 and first.count("registered, id") + first.count("unchanged, id") == 7
 
     again = io.StringIO()
     assert register(settings, "all", out=again) == 0
