@@ -451,8 +451,15 @@ class ReviewSettings(BaseModel):
     max_note_chars: int = Field(default=2_000, ge=0, le=100_000)
     #: Shown per field on the item page before the rest is folded away (hostile payloads are huge).
     display_chars: int = Field(default=4_000, ge=100)
-    #: Failed sign-ins per reviewer name before it is locked for ``login_lockout_s``.
+    #: Sign-in attempts per reviewer name from one client address within ``login_lockout_s``;
+    #: past it that name is locked for that address only, so nobody can lock a reviewer out by
+    #: typing their name from elsewhere. Attempts are counted before the password is checked.
     max_failed_logins: int = Field(default=5, ge=1)
+    #: Sign-in attempts from one client address (any names) within ``login_lockout_s``.
+    max_logins_per_address: int = Field(default=30, ge=1)
+    #: Sign-in attempts for one reviewer name from all addresses within ``login_lockout_s``: caps a
+    #: guesser who spreads over many addresses (a correct password resets it).
+    max_logins_per_name: int = Field(default=100, ge=1)
     login_lockout_s: int = Field(default=300, ge=1)
 
     @field_validator("session_secret", mode="before")

@@ -57,6 +57,17 @@ if written then return 1 end
 return 0
 """
 
+# Count a sign-in attempt under each key; the first count in a window starts its expiry.
+_LOGIN_ATTEMPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  counts[i] = n
+end
+return counts
+"""
+
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -115,6 +126,7 @@ class ReviewStore:
         self._hold = client.register_script(_HOLD)
         self._finish = client.register_script(_FINISH)
         self._release = client.register_script(_RELEASE)
+        self._login_attempt = client.register_script(_LOGIN_ATTEMPT)
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -274,32 +286,40 @@ class ReviewStore:
     def release(self, event_id: str, token: str) -> None:
         self._release(keys=[self._claim_key(event_id)], args=[token])
 
-    # -- sign-in failures: counted here, so every replica sees them -----------------------------
+    # -- sign-in attempts: counted here, so every replica sees them -----------------------------
 
-    def login_failures(self, name: str, window_s: int) -> int:
-        """Failed sign-ins for ``name`` within the last ``window_s``."""
-        now = _now_ms()
-        return int(self._r.zcount(self._login_key(name), now - window_s * 1000, "+inf"))
+    def count_login_attempt(self, name: str, address: str, window_s: int) -> tuple[int, int, int]:
+        """Count one sign-in attempt and return the attempts within the window (this one included)
+        per (name, address), per address and per name. One script: parallel attempts each get
+        their own count, so none can check the password between another's check and count."""
+        n, a = self._digest(name), self._digest(address)
+        keys = [self._login_key(f"na:{n}:{a}"), self._login_key(f"a:{a}"), self._login_key(f"n:{n}")]
+        counts = self._login_attempt(keys=keys, args=[window_s])
+        return int(counts[0]), int(counts[1]), int(counts[2])
 
-    def record_login_failure(self, name: str, window_s: int) -> None:
-        key, now = self._login_key(name), _now_ms()
-        pipe = self._r.pipeline(transaction=False)
-        pipe.zadd(key, {uuid.uuid4().hex: now})
-        pipe.zremrangebyscore(key, "-inf", now - window_s * 1000)
-        pipe.expire(key, window_s)
-        pipe.execute()
+    def clear_login_attempts(self, name: str, address: str) -> None:
+        n, a = self._digest(name), self._digest(address)
+        self._r.delete(self._login_key(f"na:{n}:{a}"), self._login_key(f"n:{n}"))
 
-    def clear_login_failures(self, name: str) -> None:
-        self._r.delete(self._login_key(name))
+    def consume_once(self, token: str, ttl_s: int) -> bool:
+        """True the first time ``token`` is presented (within ``ttl_s``), False on every reuse."""
+        return bool(self._r.set(self._login_key(f"used:{self._digest(token)}"), b"1", nx=True, ex=ttl_s))
 
-    def _login_key(self, name: str) -> str:
-        # the name is whatever was typed: a digest bounds the key, and the TTL bounds their number
-        return f"{self._prefix}rv:login:{hashlib.sha256(name.encode(errors='replace')).hexdigest()[:32]}"
+    def _login_key(self, suffix: str) -> str:
+        # one hash tag: the attempt script touches three keys, which Redis Cluster wants in one slot
+        return f"{{{self._prefix}rv:login}}:{suffix}"
+
+    @staticmethod
+    def _digest(text: str) -> str:
+        # names and addresses are whatever was sent: a digest bounds the key, the TTL their number
+        return hashlib.sha256(text.encode(errors="replace")).hexdigest()[:32]
 
     # -- sessions ------------------------------------------------------------------------------
 
     def revoke_session(self, session_id: str, ttl_s: int) -> None:
-        """A signed-out session stays refused until its cookie would have expired anyway."""
+        """A signed-out session stays refused for ``ttl_s``: callers give more than a session's
+        whole life (sessions carry their sign-in time and end at the max age however often the
+        cookie is re-signed), so a revoked session never becomes valid again."""
         self._r.set(self._revoked_key(session_id), b"1", ex=ttl_s)
 
     def session_revoked(self, session_id: str) -> bool:
