@@ -306,6 +306,33 @@ class MetricsSettings(BaseModel):
     port: int = Field(default=9108, ge=0, le=65_535)
 
 
+class ClientScope(BaseModel):
+    """What one gateway client (API token) may send on ``/v1/events``."""
+
+    model_config = _Frozen
+
+    #: Event types it may post; empty: every type a pipeline knows except those bound to their own
+    #: route (``jira_ticket_created`` comes only through the signed webhook, ``document_uploaded``
+    #: only through the upload route).
+    event_types: tuple[str, ...] = ()
+    #: Values its events may carry in ``source`` (or leave it out); empty: the client's own name.
+    sources: tuple[str, ...] = ()
+
+    @field_validator("sources")
+    @classmethod
+    def _not_a_route_source(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        taken = set(value) & set(ROUTE_SOURCES)
+        if taken:
+            raise ValueError(f"source {sorted(taken)[0]!r} belongs to a gateway route, no client may claim it")
+        return value
+
+
+#: Sources the gateway itself writes (the Jira webhook, the upload route): never a client's.
+ROUTE_SOURCES = ("jira", "gateway")
+#: Client names are id namespaces (``<client>/<event_id>``) and metric labels: short and plain.
+_CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
 class IngestSettings(BaseModel):
     """The HTTP ingestion gateway (``processor ingest serve``): HTTP in, ``events.raw`` out."""
 
@@ -317,6 +344,13 @@ class IngestSettings(BaseModel):
     #: ``processor ingest hash-token`` prints the line). No tokens means every authenticated route
     #: answers 401: the gateway fails closed.
     api_tokens: dict[str, str] = Field(default_factory=dict)
+    #: What each client may send (by the names of ``api_tokens``); a client not named here may
+    #: send every type not bound to a route, with ``source`` its own name (or none).
+    client_scopes: dict[str, ClientScope] = Field(default_factory=dict)
+    #: Keys the ids of uploads (HMAC of client and Idempotency-Key), so nobody can predict one;
+    #: give every replica the same. Unset: a random key per process (a retry of an upload after a
+    #: restart gets a new id, so the processor cannot drop it as a duplicate).
+    upload_id_secret: SecretStr | None = None
     #: Shared secret of the Jira webhook (HMAC-SHA256 of the body in ``X-Hub-Signature``); unset
     #: means every webhook call is rejected.
     jira_webhook_secret: SecretStr | None = None
@@ -346,16 +380,25 @@ class IngestSettings(BaseModel):
     delivery_timeout_s: float = Field(default=10.0, gt=0)
     retry_after_s: int = Field(default=2, ge=1)
 
-    @field_validator("jira_webhook_secret", mode="before")
+    @field_validator("jira_webhook_secret", "upload_id_secret", mode="before")
     @classmethod
     def _empty_secret_is_unset(cls, value: Any) -> Any:
         # compose passes ``${JIRA_WEBHOOK_SECRET:-}``: an empty key would let anyone sign
         return None if value == "" else value
 
+    @model_validator(mode="after")
+    def _scopes_name_clients(self) -> IngestSettings:
+        unknown = set(self.client_scopes) - set(self.api_tokens)
+        if unknown and self.api_tokens:
+            raise ValueError(f"client_scopes names clients without a token: {', '.join(sorted(unknown))}")
+        return self
+
     @field_validator("api_tokens")
     @classmethod
     def _hashed_tokens(cls, value: dict[str, str]) -> dict[str, str]:
         for name, digest in value.items():
+            if not _CLIENT_NAME.fullmatch(name):
+                raise ValueError(f"client name {name[:80]!r} must be 1-64 letters, digits, '_', '.' or '-'")
             if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
                 raise ValueError(
                     f"token {name!r} must be 'sha256:<64 lowercase hex digits>' (a hash, never the token itself)"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from processor.ingest.envelope import MAX_ID_CHARS, CheckedEvent, check_event
 from processor.ingest.metrics import IngestMetrics, route_label, webhook_event_label
 from processor.ingest.producer import Backpressure, Delivery, DeliveryTimeout, EventProducer
 from processor.ingest.rejections import Rejection
+from processor.ingest.scopes import Scopes, UploadIds
 from processor.ingest.storage import DocumentStore
 from processor.monitoring.http import Health
 
@@ -44,7 +44,6 @@ JIRA = "/v1/webhooks/jira"
 DOCUMENTS = "/v1/documents"
 DOCUMENT_EVENT_TYPE = "document_uploaded"
 SOURCE = "gateway"
-_UPLOAD_NAMESPACE = uuid.UUID("a4f0c3d2-6b1e-5f7a-9c8d-3e2b1a0f9e7d")
 #: Multipart framing and form fields around the file itself.
 _MULTIPART_OVERHEAD = 64 * 1024
 _MAX_FILE_NAME = 255
@@ -57,6 +56,8 @@ class Gateway:
     settings: Settings
     known_types: frozenset[str]
     tokens: TokenVerifier
+    scopes: Scopes
+    upload_ids: UploadIds
     producer: EventProducer
     store: DocumentStore
     metrics: IngestMetrics
@@ -71,10 +72,14 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     ingest = settings.ingest
     metrics = IngestMetrics.create(registry)
     health = Health(stall_after_s=60.0)
+    known_types = frozenset(load_pipelines(settings.pipelines_file).event_types)
+    upload_secret = ingest.upload_id_secret
     gateway = Gateway(
         settings=settings,
-        known_types=frozenset(load_pipelines(settings.pipelines_file).event_types),
+        known_types=known_types,
         tokens=TokenVerifier(ingest.api_tokens),
+        scopes=Scopes(ingest.api_tokens, ingest.client_scopes, known_types),
+        upload_ids=UploadIds(upload_secret.get_secret_value().encode() if upload_secret is not None else None),
         producer=EventProducer(settings.kafka, ingest, settings.topics.raw, metrics, health),
         store=DocumentStore(ingest.upload_dir),
         metrics=metrics,
@@ -169,7 +174,9 @@ async def _post_events(gateway: Gateway, request: Request) -> Response:
 
     rejected: list[dict[str, Any]] = []
     checked: list[tuple[int, CheckedEvent]] = []
+    scope = gateway.scopes.of(client)
     for index, item in enumerate(items):
+        _note_foreign_id(gateway, client, item)
         try:
             checked.append(
                 (
@@ -179,6 +186,7 @@ async def _post_events(gateway: Gateway, request: Request) -> Response:
                         known_types=gateway.known_types,
                         max_bytes=ingest.max_event_bytes,
                         max_depth=ingest.max_json_depth,
+                        scope=scope,
                     ),
                 )
             )
@@ -210,6 +218,16 @@ async def _post_events(gateway: Gateway, request: Request) -> Response:
         body_out["error"] = {"status": status, "code": "no_event_accepted", "message": "every event was rejected"}
     headers = _retry_after(gateway) if status == 503 else None
     return JSONResponse(body_out, status_code=status, headers=headers)
+
+
+def _note_foreign_id(gateway: Gateway, client: str, item: Any) -> None:
+    """Count and log an id written in another client's namespace: it is namespaced under the sender
+    anyway, so it cannot take the other's dedupe identity, but somebody tried (or is confused)."""
+    event_id = _event_id_of(item)
+    other = gateway.scopes.foreign_namespace(client, event_id) if event_id is not None else None
+    if event_id is not None and other is not None:
+        gateway.metrics.id_collisions.labels(client).inc()
+        log.warning("client %s sent event_id %r in the namespace of client %s", client, event_id[:200], other)
 
 
 def _event_id_of(item: Any) -> str | None:
@@ -293,10 +311,7 @@ async def _post_document(gateway: Gateway, request: Request) -> Response:
     storage_uri = (
         None if found.status == "truncated" else await run_in_threadpool(gateway.store.put, data, found.sha256)
     )
-    idempotency_key = request.headers.get("idempotency-key")
-    event_id = (
-        str(uuid.uuid5(_UPLOAD_NAMESPACE, f"{client}|{idempotency_key}")) if idempotency_key else str(uuid.uuid4())
-    )
+    event_id = gateway.upload_ids.event_id(client, request.headers.get("idempotency-key"))
     document_id = f"doc_{found.sha256[:24]}"
     record = {
         "event_id": event_id,

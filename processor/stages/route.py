@@ -18,6 +18,9 @@ from processor.serializers.outputs import OutputEncoder
 
 #: Review records embed the event; past this size the embedded copy is cut (the topic must accept it).
 MAX_EMBEDDED_EVENT_BYTES = 512 * 1024
+#: Who sent an event through the gateway (its client and route): carried onto the event's output, so
+#: a reviewer sees which client an item came from.
+CARRIED_HEADERS = ("ingest-client", "ingest-route")
 
 
 class Router:
@@ -65,7 +68,7 @@ class Router:
             topic=topic,
             key=event.entity_id.encode(),
             value=self._encoder.encode(schema, record),
-            headers=self._lineage(event.raw),
+            headers=self._lineage(event.raw) + tuple((k, v) for k, v in event.raw.headers if k in CARRIED_HEADERS),
         )
 
     def quarantined(self, item: Rejected, quarantined_at: int) -> OutputRecord:
