@@ -372,6 +372,25 @@ class IngestSettings(BaseModel):
     max_webhook_bytes: int = Field(default=2_000_000, ge=1_024)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1_024)
     max_json_depth: int = Field(default=32, ge=2)
+    #: JSON bodies up to this size are parsed and checked on the event loop (microseconds); larger
+    #: ones in a child process limited by ``parse_cpu_s``, ``parse_memory_bytes`` and
+    #: ``parse_timeout_s`` (past a limit: 422 ``body_too_complex``), so one body cannot stall
+    #: every other request.
+    inline_parse_bytes: int = Field(default=64 * 1024, ge=0)
+    parse_cpu_s: float = Field(default=5.0, gt=0)
+    parse_memory_bytes: int = Field(default=1024 * 1024 * 1024, ge=64 * 1024 * 1024)
+    parse_timeout_s: float = Field(default=15.0, gt=0)
+    #: Uploaded documents are inspected (magic bytes, PDF structure) in a child process with these
+    #: limits; past one the answer is 422 ``document_too_complex`` and nothing is recorded.
+    document_cpu_s: float = Field(default=10.0, gt=0)
+    document_memory_bytes: int = Field(default=768 * 1024 * 1024, ge=64 * 1024 * 1024)
+    document_timeout_s: float = Field(default=30.0, gt=0)
+    #: Child processes (parsing and inspection) running at once; more requests wait their turn.
+    max_parallel_workers: int = Field(default=2, ge=1)
+    #: Bytes each client may upload per ``upload_quota_window_s`` (per replica); 0: no quota.
+    #: Past it: 429 ``upload_quota_exceeded``.
+    upload_quota_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=0)
+    upload_quota_window_s: float = Field(default=3_600.0, gt=0)
     #: Messages handed to the producer but not yet acknowledged by Kafka; beyond it requests get
     #: 503 + Retry-After instead of growing memory without bound.
     max_in_flight: int = Field(default=10_000, ge=1)

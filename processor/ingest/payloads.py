@@ -87,14 +87,19 @@ def require_multipart(request: Request) -> None:
         raise Rejection(400, "multipart_boundary_missing", "multipart/form-data without a boundary parameter")
 
 
-def parse_json(body: bytes, max_depth: int) -> Any:
-    """Strict JSON: a specific error for empty, non-UTF-8, non-finite, too deep or malformed input."""
+def parse_json(body: bytes, max_depth: int, *, max_items: int | None = None) -> Any:
+    """Strict JSON: a specific error for empty, non-UTF-8, non-finite, too deep or malformed input.
+
+    ``max_items`` bounds a top-level array, checked before the nesting walk (the walk is the
+    expensive part: millions of empty arrays cost seconds)."""
     if not body.strip():
         raise Rejection(400, "empty_body", "the request body is empty")
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise _diagnose(body, exc, max_depth) from None
+    if max_items is not None and isinstance(parsed, list) and len(parsed) > max_items:
+        raise Rejection(413, "too_many_items", f"{len(parsed)} events, over the {max_items} limit")
     if json_depth(parsed) > max_depth:
         raise Rejection(400, "too_deeply_nested", f"JSON nests deeper than {max_depth} levels")
     return parsed

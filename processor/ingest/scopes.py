@@ -71,12 +71,9 @@ class Scopes:
     def of(self, client: str) -> Scope:
         return self._scopes[client]
 
-    def foreign_namespace(self, client: str, event_id: str) -> str | None:
-        """The other client whose namespace ``event_id`` is written in, if any."""
-        prefix, sep, _ = event_id.partition(NAMESPACE_SEPARATOR)
-        if sep and prefix != client and prefix in self._scopes:
-            return prefix
-        return None
+    @property
+    def clients(self) -> frozenset[str]:
+        return frozenset(self._scopes)
 
 
 def namespaced(client: str, event_id: str) -> str:
