@@ -523,6 +523,9 @@ class ReviewSettings(BaseModel):
     #: guesser who spreads over many addresses (a correct password resets it).
     max_logins_per_name: int = Field(default=100, ge=1)
     login_lockout_s: int = Field(default=300, ge=1)
+    #: Label ``processor_review_decisions_total`` with reviewer names. ``/metrics`` answers without
+    #: sign-in, so by default it does not list who reviews (the label is ``any``).
+    metrics_reviewer_names: bool = False
 
     @field_validator("session_secret", mode="before")
     @classmethod

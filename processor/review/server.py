@@ -21,7 +21,9 @@ log = logging.getLogger("processor.review")
 
 def build_context(settings: Settings, pipelines: PipelinesConfig, *, with_ingest: bool = True) -> ReviewContext:
     store = ReviewStore(connect(settings.redis), settings.redis.key_prefix)
-    metrics = ReviewMetrics.create(event_types=pipelines.event_types)
+    metrics = ReviewMetrics.create(
+        event_types=pipelines.event_types, reviewer_names=settings.review.metrics_reviewer_names
+    )
     service = DecisionService(settings, pipelines, store, DecisionProducer(settings), metrics)
     ingest = Ingest(settings, store, metrics, service.choices) if with_ingest else None
     return ReviewContext(settings, store, service, metrics, QueueMonitor(store, metrics, settings.review), ingest)

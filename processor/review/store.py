@@ -11,7 +11,11 @@ together in Redis Cluster; the hash also keeps hostile event ids out of key name
 * ``:sla``   set the first time the item is seen overdue, so each breach is counted once.
 
 Across events: ``<prefix>rv:queue`` (sorted set: priority, then age) and ``<prefix>rv:rejected``
-(the last review records that could not be read, for the queue page).
+(the last review records that could not be read, for the queue page). The queue's figures are kept
+as items come and go, never counted by reading items: per event type a sorted set of the waiting
+ids by escalation time (``rv:age:<type>``: depth is its size, the oldest its first member, the
+overdue a range count), the set of types seen (``rv:types``), and a cursor per type up to which
+SLA breaches were counted (``rv:sla-cursor:<type>``).
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import orjson
 import redis
@@ -113,7 +117,7 @@ class QueueStats:
     depth: dict[str, int]
     oldest_at: dict[str, int]  # event_type -> enqueued_at of its oldest waiting item (epoch ms)
     overdue: dict[str, int]
-    overdue_items: list[tuple[str, str]]  # (event_id, event_type), most urgent first
+    overdue_items: list[tuple[str, str]] = field(default_factory=list)  # (event_id, event_type)
 
 
 class ReviewStore:
@@ -122,6 +126,8 @@ class ReviewStore:
         self._prefix = prefix
         self._queue = f"{prefix}rv:queue"
         self._rejected = f"{prefix}rv:rejected"
+        self._types = f"{prefix}rv:types"
+        self._indexed = f"{prefix}rv:age-indexed"
         self._claim = client.register_script(_CLAIM)
         self._hold = client.register_script(_HOLD)
         self._finish = client.register_script(_FINISH)
@@ -164,20 +170,60 @@ class ReviewStore:
             if not done:
                 # NX: a replay keeps the item's first place in the queue
                 pipe.zadd(self._queue, {item.event_id: priority * _PRIORITY_STEP + item.processed_at}, nx=True)
+                pipe.zadd(self._age_key(item.event_type), {item.event_id: item.processed_at}, nx=True)
+                pipe.sadd(self._types, item.event_type)
         pipe.execute()
         return new
+
+    def _age_key(self, event_type: str) -> str:
+        return f"{self._prefix}rv:age:{hashlib.sha1(event_type.encode(), usedforsecurity=False).hexdigest()}"
+
+    def _sla_cursor_key(self, event_type: str) -> str:
+        return f"{self._prefix}rv:sla-cursor:{hashlib.sha1(event_type.encode(), usedforsecurity=False).hexdigest()}"
+
+    def types(self) -> list[str]:
+        """Event types that ever had a queued item (a handful: the pipelines' types)."""
+        pipe = self._r.pipeline(transaction=False)  # a pipeline of one: the same call on a cluster client
+        pipe.execute_command("SMEMBERS", self._types)  # type: ignore[no-untyped-call]
+        (members,) = pipe.execute()
+        return sorted(t.decode(errors="replace") for t in members or ())
+
+    def _dequeue(self, pipe: Any, event_id: str, types: list[str]) -> None:
+        pipe.zrem(self._queue, event_id)
+        for event_type in types:  # a handful: the pipelines' types
+            pipe.zrem(self._age_key(event_type), event_id)
+
+    def index_existing(self, page: int = 1_000) -> int:
+        """Once per store: put items queued before the per-type figures existed into them (pages of
+        ``page``; later calls do nothing). Returns how many items were indexed."""
+        if not self._r.set(self._indexed, b"1", nx=True):
+            return 0
+        indexed, offset = 0, 0
+        while entries := self.queue(limit=page, offset=offset):
+            pipe = self._r.pipeline(transaction=False)
+            for entry in entries:
+                pipe.zadd(self._age_key(entry.item.event_type), {entry.item.event_id: entry.enqueued_at}, nx=True)
+                pipe.sadd(self._types, entry.item.event_type)
+            pipe.execute()
+            indexed += len(entries)
+            offset += page
+        return indexed
 
     def record_feedback(self, records: list[DoneRecord]) -> int:
         """Decisions read back from the feedback topic (committed): a replica that crashed between its
         Kafka commit and its Redis write, or another replica, is caught up here. Returns how many were new."""
         if not records:
             return 0
+        written = self._r.pipeline(transaction=False)
+        for record in records:
+            written.set(self._done_key(record.event_id), record.to_json(), nx=True)
+        replies = written.execute()
+        types = self.types()
         pipe = self._r.pipeline(transaction=False)
         for record in records:
-            pipe.set(self._done_key(record.event_id), record.to_json(), nx=True)
-            pipe.zrem(self._queue, record.event_id)
-        replies = pipe.execute()
-        return sum(bool(r) for r in replies[0::2])
+            self._dequeue(pipe, record.event_id, types)
+        pipe.execute()
+        return sum(bool(r) for r in replies)
 
     def reject(self, position: str, code: str, message: str) -> None:
         entry = orjson.dumps({"position": position, "code": code, "message": message[:500], "at": _now_ms()})
@@ -227,21 +273,45 @@ class ReviewStore:
         blob = _bytes(self._r.get(self._claim_key(event_id)))
         return _claim_reviewer(blob) if blob is not None else None
 
-    def stats(self, sla_ms: int, now_ms: int | None = None, scan_limit: int = 100_000) -> QueueStats:
-        """Depth, oldest item and overdue count per event type (the queue page and the metrics)."""
+    def stats(self, sla_ms: int, now_ms: int | None = None) -> QueueStats:
+        """Depth, oldest item and overdue count per event type (the queue page and the metrics):
+        three O(log n) reads per type, whatever the queue holds."""
         now_ms = _now_ms() if now_ms is None else now_ms
-        depth: dict[str, int] = defaultdict(int)
-        oldest: dict[str, int] = {}
-        overdue: dict[str, int] = defaultdict(int)
-        overdue_items: list[tuple[str, str]] = []
-        for entry in self.queue(limit=scan_limit):
-            event_type = entry.item.event_type
-            depth[event_type] += 1
-            oldest[event_type] = min(oldest.get(event_type, entry.enqueued_at), entry.enqueued_at)
-            if now_ms - entry.enqueued_at > sla_ms:
-                overdue[event_type] += 1
-                overdue_items.append((entry.item.event_id, event_type))
-        return QueueStats(dict(depth), oldest, dict(overdue), overdue_items)
+        types = self.types()
+        pipe = self._r.pipeline(transaction=False)
+        for event_type in types:
+            key = self._age_key(event_type)
+            pipe.zcard(key)
+            pipe.zrange(key, 0, 0, withscores=True)
+            pipe.zcount(key, "-inf", now_ms - sla_ms - 1)
+        replies = pipe.execute()
+        depth, oldest, overdue = {}, {}, {}
+        for i, event_type in enumerate(types):
+            count, first, late = replies[3 * i : 3 * i + 3]
+            if count:
+                depth[event_type] = int(count)
+                oldest[event_type] = int(first[0][1])
+            if late:
+                overdue[event_type] = int(late)
+        return QueueStats(depth, oldest, overdue)
+
+    def newly_overdue(self, sla_ms: int, now_ms: int | None = None, limit: int = 1_000) -> list[tuple[str, str]]:
+        """Items that became overdue since the last call, each returned once across replicas, at most
+        ``limit`` per type per call (a cursor per type moves on, so a long backlog is worked through)."""
+        now_ms = _now_ms() if now_ms is None else now_ms
+        found: list[tuple[str, str]] = []
+        for event_type in self.types():
+            cursor = _bytes(self._r.get(self._sla_cursor_key(event_type)))
+            low = cursor.decode() if cursor is not None else "-inf"
+            batch: list[tuple[bytes, float]] = self._r.zrangebyscore(  # type: ignore[assignment]
+                self._age_key(event_type), low, now_ms - sla_ms - 1, start=0, num=limit, withscores=True
+            )
+            if not batch:
+                continue
+            ids = [member.decode() for member, _ in batch]
+            found.extend((event_id, event_type) for event_id in self.mark_sla_breached(ids))
+            self._r.set(self._sla_cursor_key(event_type), str(int(batch[-1][1])).encode())
+        return found
 
     def mark_sla_breached(self, event_ids: list[str]) -> list[str]:
         """The ids not marked before (each breach is counted once, across replicas)."""
@@ -281,6 +351,8 @@ class ReviewStore:
             )
         )
         self._r.zrem(self._queue, record.event_id)
+        for event_type in self.types():
+            self._r.zrem(self._age_key(event_type), record.event_id)
         return written
 
     def release(self, event_id: str, token: str) -> None:
