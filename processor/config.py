@@ -340,6 +340,15 @@ class IngestSettings(BaseModel):
 
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=0, le=65_535)
+    #: Connection limits of the HTTP server (processor/http_limits.py): a connection must send
+    #: complete request headers within ``header_timeout_s`` of opening (or of its previous
+    #: response), else it is closed; idle keep-alive connections close after
+    #: ``keep_alive_timeout_s``; past ``max_connections`` open connections or running requests, new
+    #: requests get 503; request heads (line and headers) over ``max_header_bytes`` get 400.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    keep_alive_timeout_s: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=1000, ge=1)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1_024)
     #: API tokens by client name, each as ``sha256:<64 hex digits>`` of the token (never the token:
     #: ``processor ingest hash-token`` prints the line). No tokens means every authenticated route
     #: answers 401: the gateway fails closed.
@@ -398,6 +407,9 @@ class IngestSettings(BaseModel):
     #: event ids are stable, the processor deduplicates).
     delivery_timeout_s: float = Field(default=10.0, gt=0)
     retry_after_s: int = Field(default=2, ge=1)
+    #: A request body (events, webhook, upload) must arrive within this; a client trickling it
+    #: gets 408 ``body_timeout`` instead of holding the request open.
+    body_timeout_s: float = Field(default=60.0, gt=0)
 
     @field_validator("jira_webhook_secret", "upload_id_secret", mode="before")
     @classmethod
@@ -462,6 +474,15 @@ class ReviewSettings(BaseModel):
 
     host: str = "0.0.0.0"
     port: int = Field(default=8081, ge=0, le=65_535)
+    #: Connection limits of the HTTP server (processor/http_limits.py): a connection must send
+    #: complete request headers within ``header_timeout_s`` of opening (or of its previous
+    #: response), else it is closed; idle keep-alive connections close after
+    #: ``keep_alive_timeout_s``; past ``max_connections`` open connections or running requests, new
+    #: requests get 503; request heads (line and headers) over ``max_header_bytes`` get 400.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    keep_alive_timeout_s: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=200, ge=1)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1_024)
     #: Reviewer name -> password hash (``processor review hash-password`` makes one). Never a
     #: plain password: the hash is all the service keeps.
     reviewers: dict[str, SecretStr] = Field(default_factory=dict)

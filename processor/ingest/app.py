@@ -28,6 +28,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from processor.config import Settings, load_pipelines
+from processor.http_limits import uvicorn_limits
 from processor.ingest import documents, payloads, sandbox, work
 from processor.ingest.auth import SIGNATURE_HEADER, TokenVerifier, signature_problem
 from processor.ingest.envelope import MAX_ID_CHARS, CheckedEvent, check_event
@@ -152,6 +153,12 @@ def serve(settings: Settings) -> None:
         access_log=False,  # ingest_requests_total says the same without a line per request
         timeout_graceful_shutdown=30,
         server_header=False,
+        **uvicorn_limits(
+            header_timeout_s=settings.ingest.header_timeout_s,
+            keep_alive_timeout_s=settings.ingest.keep_alive_timeout_s,
+            max_connections=settings.ingest.max_connections,
+            max_header_bytes=settings.ingest.max_header_bytes,
+        ),
     )
     uvicorn.Server(config).run()
 
@@ -163,7 +170,7 @@ async def _post_events(gateway: Gateway, request: Request) -> Response:
     ingest = gateway.settings.ingest
     client = _authenticate(gateway, request)
     payloads.require_json(request)
-    body = await payloads.read_body(request, ingest.max_batch_bytes)
+    body = await payloads.read_body(request, ingest.max_batch_bytes, ingest.body_timeout_s)
     limits = work.EventLimits(ingest.max_batch_items, ingest.max_event_bytes, ingest.max_json_depth)
     batch: work.CheckedBatch = await _bounded(
         gateway,
@@ -217,7 +224,7 @@ async def _post_events(gateway: Gateway, request: Request) -> Response:
 async def _post_jira(gateway: Gateway, request: Request) -> Response:
     ingest = gateway.settings.ingest
     payloads.require_json(request)
-    body = await payloads.read_body(request, ingest.max_webhook_bytes)
+    body = await payloads.read_body(request, ingest.max_webhook_bytes, ingest.body_timeout_s)
     secret = ingest.jira_webhook_secret
     if secret is None:
         raise Rejection(401, "webhook_secret_not_configured", "this gateway has no Jira webhook secret configured")
@@ -264,7 +271,8 @@ async def _post_document(gateway: Gateway, request: Request) -> Response:
     limited = Request(request.scope, payloads.limited_receive(request.receive, limit))
     try:
         # Starlette spools each file part to a temporary file past 1 MB: the body is never in memory
-        form = await limited.form(max_files=1, max_fields=16, max_part_size=16 * 1024)
+        async with payloads.within(ingest.body_timeout_s):
+            form = await limited.form(max_files=1, max_fields=16, max_part_size=16 * 1024)
     except HTTPException as exc:  # Starlette's answer to a malformed multipart body
         raise Rejection(400, "malformed_multipart", str(exc.detail)[:200]) from None
     try:

@@ -16,6 +16,7 @@ import redis
 from itsdangerous import TimestampSigner
 from pydantic import SecretStr
 
+from helpers.hostile import half_sent_requests, still_open
 from helpers.review import PASSWORDS
 from processor.config import Settings
 
@@ -149,3 +150,20 @@ def test_a_sign_in_form_serves_one_attempt_and_a_name_is_not_locked_from_elsewhe
         # alice, from her own address, is not locked out by the attacker typing her name
         answer = _sign_in(alice, "alice", PASSWORDS["alice"], **{"X-Forwarded-For": "198.51.100.2"})
         assert answer.status_code == 303 and answer.headers["location"] == "/queue"
+
+
+def test_half_sent_requests_are_closed_within_the_header_timeout(
+    review_settings_factory: Callable[..., Settings], review_server: Callable[[Settings], str]
+) -> None:
+    settings = review_settings_factory(review={"header_timeout_s": 1.0})
+    review_server(settings)
+    half = b"GET /login HTTP/1.1\r\nHost: review\r\n"
+    sockets = half_sent_requests(settings.review.host, settings.review.port, 50, half)
+    try:
+        time.sleep(0.3)
+        assert still_open(sockets) == 50
+        time.sleep(2.0)
+        assert still_open(sockets) == 0, "half-sent requests outlived the 1 s header timeout"
+    finally:
+        for sock in sockets:
+            sock.close()
