@@ -379,6 +379,10 @@ class IngestSettings(BaseModel):
     max_batch_bytes: int = Field(default=10_000_000, ge=1_024)
     max_batch_items: int = Field(default=1_000, ge=1)
     max_webhook_bytes: int = Field(default=2_000_000, ge=1_024)
+    #: A signed Jira webhook whose ``timestamp`` is further than this from now (either way) is
+    #: refused (422 ``webhook_stale``): a captured delivery cannot be replayed once the processor's
+    #: dedupe memory (``processing.dedupe_ttl_s``) has forgotten it. Keep it below that TTL.
+    webhook_max_age_s: int = Field(default=86_400, ge=60)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1_024)
     max_json_depth: int = Field(default=32, ge=2)
     #: JSON bodies up to this size are parsed and checked on the event loop (microseconds); larger

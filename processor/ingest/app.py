@@ -138,6 +138,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         lifespan=lifespan,
         exception_handlers=_error_handlers(gateway),
     )
+    # "/v1/events/" would redirect to an absolute URL built from the Host header: a 404 instead
+    app.router.redirect_slashes = False
     return _Observed(app, gateway)
 
 
@@ -247,6 +249,15 @@ async def _post_jira(gateway: Gateway, request: Request) -> Response:
         gateway.metrics.webhooks_ignored.labels(webhook_event_label(name)).inc()
         return JSONResponse({"status": "ignored", "webhook_event": name[:100]}, status_code=200)
     event = mapped.event
+    if mapped.sent_at_ms is not None:
+        skew_s = abs(time.time() * 1000 - mapped.sent_at_ms) / 1000
+        if skew_s > ingest.webhook_max_age_s:
+            raise Rejection(
+                422,
+                "webhook_stale",
+                f"the webhook's timestamp is {skew_s:,.0f} s from now, over the {ingest.webhook_max_age_s:,} s window",
+                field="timestamp",
+            )
     (delivery,) = await _send(gateway, [event], "jira", JIRA)
     if delivery.error is not None:
         raise _kafka_rejection(delivery)
@@ -355,7 +366,8 @@ async def _post_document(gateway: Gateway, request: Request) -> Response:
         "page_count": found.page_count,
         "size_bytes": found.size_bytes,
         "sha256": found.sha256,
-        "storage_uri": storage_uri,
+        # stored or not; where is the server's business (its path tells a client about the host)
+        "stored": storage_uri is not None,
         "warnings": list(found.warnings),
         "recorded": True,
     }

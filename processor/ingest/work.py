@@ -84,6 +84,8 @@ class WebhookResult:
     #: The ``webhookEvent`` when the call is acknowledged and ignored (not issue_created).
     ignored: str | None = None
     event: CheckedEvent | None = None
+    #: When Jira sent it (the webhook's ``timestamp``, else the issue's creation): for freshness.
+    sent_at_ms: int | None = None
 
 
 def map_webhook(
@@ -96,9 +98,8 @@ def map_webhook(
         raise Rejection(422, "not_a_jira_webhook", "body has no webhookEvent", field="webhookEvent")
     if name != jira.ISSUE_CREATED:
         return WebhookResult(ignored=name)
-    return WebhookResult(
-        event=jira.map_issue_created(parsed, priority_aliases=priority_aliases, max_bytes=max_event_bytes)
-    )
+    event = jira.map_issue_created(parsed, priority_aliases=priority_aliases, max_bytes=max_event_bytes)
+    return WebhookResult(event=event, sent_at_ms=jira.sent_at_ms(event))
 
 
 def inspect_file(

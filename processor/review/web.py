@@ -258,7 +258,7 @@ def create_app(ctx: ReviewContext) -> Starlette:
         problems = await run_in_threadpool(_readiness, ctx)
         return PlainTextResponse("; ".join(problems) or "ok", status_code=503 if problems else 200)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", home),
             Route("/login", login_page, methods=["GET"]),
@@ -284,6 +284,9 @@ def create_app(ctx: ReviewContext) -> Starlette:
             ),
         ],
     )
+    # "/queue/" would redirect to an absolute URL built from the Host header: a 404 instead
+    app.router.redirect_slashes = False
+    return app
 
 
 def _session_secret(settings: Settings) -> str:

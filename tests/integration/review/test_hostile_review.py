@@ -69,6 +69,10 @@ def test_a_forged_session_for_a_reviewer_with_a_malformed_hash_is_refused(
         assert response.status_code == 303 and response.headers["location"] == "/login"
         # nobody can sign in as mallory either: the hash is not a hash
         assert _sign_in(client, "mallory", "change-me").status_code == 401
+    with httpx.Client(base_url=url) as client:
+        # a trailing slash is not redirected to an absolute URL made of the Host header
+        slash = client.get("/queue/", headers={"Host": "evil.example"}, follow_redirects=False)
+        assert slash.status_code == 404 and "location" not in slash.headers
 
 
 def test_a_signed_out_session_never_comes_back(
