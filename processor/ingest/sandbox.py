@@ -53,12 +53,13 @@ def warm_up() -> None:
 
 
 async def run_limited(fn: Callable[..., Any], *args: Any, limits: Limits) -> Any:
+    """``run_blocking`` on a worker thread: the event loop only waits."""
+    return await run_in_threadpool(run_blocking, fn, *args, limits=limits)
+
+
+def run_blocking(fn: Callable[..., Any], *args: Any, limits: Limits) -> Any:
     """``fn(*args)`` in a limited child; its exceptions are re-raised here (they must pickle), and
     running out of a limit raises ``TooComplex``."""
-    return await run_in_threadpool(_run, fn, args, limits)
-
-
-def _run(fn: Callable[..., Any], args: tuple[Any, ...], limits: Limits) -> Any:
     receiver, sender = _CONTEXT.Pipe(duplex=False)
     process = _CONTEXT.Process(target=_child, args=(sender, fn, args, limits), daemon=True)
     process.start()

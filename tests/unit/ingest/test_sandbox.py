@@ -3,8 +3,8 @@ and running out of CPU, memory or time is ``TooComplex``, not a hung or dead gat
 
 from __future__ import annotations
 
-import asyncio
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -17,8 +17,8 @@ _SCOPE = Scope("c", frozenset({"user_signed_up"}), frozenset({"c"}))
 _EVENTS = work.EventLimits(max_items=10, max_event_bytes=10_000, max_depth=8)
 
 
-def _run(fn: object, *args: object, limits: sandbox.Limits = _LIMITS) -> object:
-    return asyncio.run(sandbox.run_limited(fn, *args, limits=limits))  # type: ignore[arg-type]
+def _run(fn: Callable[..., object], *args: object, limits: sandbox.Limits = _LIMITS) -> object:
+    return sandbox.run_blocking(fn, *args, limits=limits)
 
 
 def test_results_and_rejections_come_back_from_the_child() -> None:
