@@ -8,10 +8,10 @@ in ``ingest_rejections_total{route,reason}``; batch answers list per-item result
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -28,13 +28,15 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from processor.config import Settings, load_pipelines
-from processor.ingest import documents, jira, payloads
+from processor.http_limits import uvicorn_limits
+from processor.ingest import documents, payloads, sandbox, work
 from processor.ingest.auth import SIGNATURE_HEADER, TokenVerifier, signature_problem
 from processor.ingest.envelope import MAX_ID_CHARS, CheckedEvent, check_event
 from processor.ingest.metrics import IngestMetrics, route_label, webhook_event_label
 from processor.ingest.producer import Backpressure, Delivery, DeliveryTimeout, EventProducer
 from processor.ingest.rejections import Rejection
-from processor.ingest.storage import DocumentStore
+from processor.ingest.scopes import Scopes, UploadIds
+from processor.ingest.storage import DocumentStore, TooLarge, UploadQuota
 from processor.monitoring.http import Health
 
 log = logging.getLogger("processor.ingest")
@@ -44,7 +46,6 @@ JIRA = "/v1/webhooks/jira"
 DOCUMENTS = "/v1/documents"
 DOCUMENT_EVENT_TYPE = "document_uploaded"
 SOURCE = "gateway"
-_UPLOAD_NAMESPACE = uuid.UUID("a4f0c3d2-6b1e-5f7a-9c8d-3e2b1a0f9e7d")
 #: Multipart framing and form fields around the file itself.
 _MULTIPART_OVERHEAD = 64 * 1024
 _MAX_FILE_NAME = 255
@@ -57,8 +58,12 @@ class Gateway:
     settings: Settings
     known_types: frozenset[str]
     tokens: TokenVerifier
+    scopes: Scopes
+    upload_ids: UploadIds
     producer: EventProducer
     store: DocumentStore
+    quota: UploadQuota
+    workers: asyncio.Semaphore
     metrics: IngestMetrics
     health: Health
 
@@ -71,12 +76,18 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     ingest = settings.ingest
     metrics = IngestMetrics.create(registry)
     health = Health(stall_after_s=60.0)
+    known_types = frozenset(load_pipelines(settings.pipelines_file).event_types)
+    upload_secret = ingest.upload_id_secret
     gateway = Gateway(
         settings=settings,
-        known_types=frozenset(load_pipelines(settings.pipelines_file).event_types),
+        known_types=known_types,
         tokens=TokenVerifier(ingest.api_tokens),
+        scopes=Scopes(ingest.api_tokens, ingest.client_scopes, known_types),
+        upload_ids=UploadIds(upload_secret.get_secret_value().encode() if upload_secret is not None else None),
         producer=EventProducer(settings.kafka, ingest, settings.topics.raw, metrics, health),
         store=DocumentStore(ingest.upload_dir),
+        quota=UploadQuota(ingest.upload_quota_bytes, ingest.upload_quota_window_s),
+        workers=asyncio.Semaphore(ingest.max_parallel_workers),
         metrics=metrics,
         health=health,
     )
@@ -87,6 +98,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(sandbox.warm_up)
         gateway.producer.start()
         log.info("ingest gateway producing to %s on %s", settings.topics.raw, settings.kafka.bootstrap_servers)
         try:
@@ -126,6 +138,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         lifespan=lifespan,
         exception_handlers=_error_handlers(gateway),
     )
+    # "/v1/events/" would redirect to an absolute URL built from the Host header: a 404 instead
+    app.router.redirect_slashes = False
     return _Observed(app, gateway)
 
 
@@ -141,6 +155,12 @@ def serve(settings: Settings) -> None:
         access_log=False,  # ingest_requests_total says the same without a line per request
         timeout_graceful_shutdown=30,
         server_header=False,
+        **uvicorn_limits(
+            header_timeout_s=settings.ingest.header_timeout_s,
+            keep_alive_timeout_s=settings.ingest.keep_alive_timeout_s,
+            max_connections=settings.ingest.max_connections,
+            max_header_bytes=settings.ingest.max_header_bytes,
+        ),
     )
     uvicorn.Server(config).run()
 
@@ -152,39 +172,27 @@ async def _post_events(gateway: Gateway, request: Request) -> Response:
     ingest = gateway.settings.ingest
     client = _authenticate(gateway, request)
     payloads.require_json(request)
-    body = await payloads.read_body(request, ingest.max_batch_bytes)
-    # one level more than an event may have: a batch is an array around the events
-    parsed = payloads.parse_json(body, ingest.max_json_depth + 1)
-    single = isinstance(parsed, dict)
-    if single:
-        items = [parsed]
-    elif isinstance(parsed, list):
-        if not parsed:
-            raise Rejection(400, "empty_batch", "the batch holds no events")
-        if len(parsed) > ingest.max_batch_items:
-            raise Rejection(413, "too_many_items", f"{len(parsed)} events, over the {ingest.max_batch_items} limit")
-        items = parsed
-    else:
-        raise Rejection(400, "not_an_object", "the body must be an event (JSON object) or a batch (JSON array)")
-
-    rejected: list[dict[str, Any]] = []
-    checked: list[tuple[int, CheckedEvent]] = []
-    for index, item in enumerate(items):
-        try:
-            checked.append(
-                (
-                    index,
-                    check_event(
-                        item,
-                        known_types=gateway.known_types,
-                        max_bytes=ingest.max_event_bytes,
-                        max_depth=ingest.max_json_depth,
-                    ),
-                )
-            )
-        except Rejection as exc:
-            gateway.reject(EVENTS, exc)
-            rejected.append({"index": index, "event_id": _event_id_of(item), **exc.as_json()})
+    body = await payloads.read_body(request, ingest.max_batch_bytes, ingest.body_timeout_s)
+    limits = work.EventLimits(ingest.max_batch_items, ingest.max_event_bytes, ingest.max_json_depth)
+    batch: work.CheckedBatch = await _bounded(
+        gateway,
+        len(body),
+        _parse_limits(gateway),
+        "body_too_complex",
+        work.check_events,
+        body,
+        limits,
+        gateway.known_types,
+        gateway.scopes.of(client),
+        gateway.scopes.clients,
+    )
+    single, checked, rejected = batch.single, batch.checked, batch.rejected
+    for item in rejected:
+        gateway.metrics.rejections.labels(EVENTS, item["code"]).inc()
+    for event_id, other in batch.foreign:
+        # namespaced under the sender anyway, so it cannot take the other's dedupe identity
+        gateway.metrics.id_collisions.labels(client).inc()
+        log.warning("client %s sent event_id %r in the namespace of client %s", client, event_id[:200], other)
     deliveries = await _send(gateway, [c for _, c in checked], client, EVENTS)
     accepted = []
     for (index, event), delivery in zip(checked, deliveries, strict=True):
@@ -212,35 +220,44 @@ async def _post_events(gateway: Gateway, request: Request) -> Response:
     return JSONResponse(body_out, status_code=status, headers=headers)
 
 
-def _event_id_of(item: Any) -> str | None:
-    if isinstance(item, dict) and isinstance(item.get("event_id"), str):
-        return str(item["event_id"])[:MAX_ID_CHARS]
-    return None
-
-
 # -- /v1/webhooks/jira ---------------------------------------------------------------------------
 
 
 async def _post_jira(gateway: Gateway, request: Request) -> Response:
     ingest = gateway.settings.ingest
     payloads.require_json(request)
-    body = await payloads.read_body(request, ingest.max_webhook_bytes)
+    body = await payloads.read_body(request, ingest.max_webhook_bytes, ingest.body_timeout_s)
     secret = ingest.jira_webhook_secret
     if secret is None:
         raise Rejection(401, "webhook_secret_not_configured", "this gateway has no Jira webhook secret configured")
     problem = signature_problem(secret.get_secret_value().encode(), body, request.headers.get(SIGNATURE_HEADER))
     if problem is not None:
         raise Rejection(401, problem, f"{SIGNATURE_HEADER} must be sha256=<HMAC-SHA256 of the body with the secret>")
-    parsed = payloads.parse_json(body, ingest.max_json_depth)
-    name = jira.webhook_event(parsed)
-    if name is None:
-        raise Rejection(422, "not_a_jira_webhook", "body has no webhookEvent", field="webhookEvent")
-    if name != jira.ISSUE_CREATED:
+    mapped: work.WebhookResult = await _bounded(
+        gateway,
+        len(body),
+        _parse_limits(gateway),
+        "body_too_complex",
+        work.map_webhook,
+        body,
+        ingest.max_json_depth,
+        ingest.jira_priority_aliases,
+        ingest.max_event_bytes,
+    )
+    if mapped.ignored is not None or mapped.event is None:
+        name = mapped.ignored or ""
         gateway.metrics.webhooks_ignored.labels(webhook_event_label(name)).inc()
         return JSONResponse({"status": "ignored", "webhook_event": name[:100]}, status_code=200)
-    event = jira.map_issue_created(
-        parsed, priority_aliases=ingest.jira_priority_aliases, max_bytes=ingest.max_event_bytes
-    )
+    event = mapped.event
+    if mapped.sent_at_ms is not None:
+        skew_s = abs(time.time() * 1000 - mapped.sent_at_ms) / 1000
+        if skew_s > ingest.webhook_max_age_s:
+            raise Rejection(
+                422,
+                "webhook_stale",
+                f"the webhook's timestamp is {skew_s:,.0f} s from now, over the {ingest.webhook_max_age_s:,} s window",
+                field="timestamp",
+            )
     (delivery,) = await _send(gateway, [event], "jira", JIRA)
     if delivery.error is not None:
         raise _kafka_rejection(delivery)
@@ -260,9 +277,13 @@ async def _post_document(gateway: Gateway, request: Request) -> Response:
     payloads.require_multipart(request)
     limit = ingest.max_upload_bytes + _MULTIPART_OVERHEAD
     payloads.check_declared_length(request, limit)
+    if gateway.quota.enabled and gateway.quota.used(client) >= ingest.upload_quota_bytes:
+        raise _over_quota(gateway)
     limited = Request(request.scope, payloads.limited_receive(request.receive, limit))
     try:
-        form = await limited.form(max_files=1, max_fields=16, max_part_size=16 * 1024)
+        # Starlette spools each file part to a temporary file past 1 MB: the body is never in memory
+        async with payloads.within(ingest.body_timeout_s):
+            form = await limited.form(max_files=1, max_fields=16, max_part_size=16 * 1024)
     except HTTPException as exc:  # Starlette's answer to a malformed multipart body
         raise Rejection(400, "malformed_multipart", str(exc.detail)[:200]) from None
     try:
@@ -280,23 +301,33 @@ async def _post_document(gateway: Gateway, request: Request) -> Response:
         declared_sha = _form_text(form.get("sha256"), "sha256")
         if declared_sha is not None and not _is_sha256(declared_sha):
             raise Rejection(422, "wrong_format", "sha256 must be 64 hex digits", field="sha256")
-        data = await upload.read()
+        await upload.seek(0)
+        try:
+            incoming = await run_in_threadpool(gateway.store.receive, upload.file, ingest.max_upload_bytes)
+        except TooLarge:
+            raise payloads.too_large(ingest.max_upload_bytes, "the file") from None
     finally:
         await form.close()
-    if len(data) > ingest.max_upload_bytes:
-        raise payloads.too_large(ingest.max_upload_bytes, "the file")
-
-    found = await run_in_threadpool(
-        documents.inspect, data, declared_mime, declared_size=declared_size, declared_sha256=declared_sha
-    )
-    # truncated bytes are not the document anyone meant; damaged but complete ones are kept for forensics
-    storage_uri = (
-        None if found.status == "truncated" else await run_in_threadpool(gateway.store.put, data, found.sha256)
-    )
-    idempotency_key = request.headers.get("idempotency-key")
-    event_id = (
-        str(uuid.uuid5(_UPLOAD_NAMESPACE, f"{client}|{idempotency_key}")) if idempotency_key else str(uuid.uuid4())
-    )
+    try:
+        if not gateway.quota.charge(client, incoming.size):
+            raise _over_quota(gateway)
+        limits = sandbox.Limits(ingest.document_cpu_s, ingest.document_memory_bytes, ingest.document_timeout_s)
+        found: documents.Inspection = await _bounded(
+            gateway,
+            None,
+            limits,
+            "document_too_complex",
+            work.inspect_file,
+            incoming.path,
+            declared_mime,
+            declared_size,
+            declared_sha,
+        )
+        # truncated bytes are not the document anyone meant; damaged but complete ones are kept for forensics
+        storage_uri = None if found.status == "truncated" else await run_in_threadpool(gateway.store.keep, incoming)
+    finally:
+        incoming.path.unlink(missing_ok=True)  # gone already when kept
+    event_id = gateway.upload_ids.event_id(client, request.headers.get("idempotency-key"))
     document_id = f"doc_{found.sha256[:24]}"
     record = {
         "event_id": event_id,
@@ -335,7 +366,8 @@ async def _post_document(gateway: Gateway, request: Request) -> Response:
         "page_count": found.page_count,
         "size_bytes": found.size_bytes,
         "sha256": found.sha256,
-        "storage_uri": storage_uri,
+        # stored or not; where is the server's business (its path tells a client about the host)
+        "stored": storage_uri is not None,
         "warnings": list(found.warnings),
         "recorded": True,
     }
@@ -374,6 +406,38 @@ def _is_sha256(text: str) -> bool:
 
 
 # -- shared --------------------------------------------------------------------------------------
+
+
+def _parse_limits(gateway: Gateway) -> sandbox.Limits:
+    ingest = gateway.settings.ingest
+    return sandbox.Limits(ingest.parse_cpu_s, ingest.parse_memory_bytes, ingest.parse_timeout_s)
+
+
+async def _bounded(
+    gateway: Gateway, size: int | None, limits: sandbox.Limits, code: str, fn: Callable[..., Any], *args: Any
+) -> Any:
+    """``fn(*args)``: inline for a body of at most ``inline_parse_bytes`` (``size`` given), else in a
+    limited child process, at most ``max_parallel_workers`` at once; past a limit, 422 ``code``."""
+    if size is not None and size <= gateway.settings.ingest.inline_parse_bytes:
+        return fn(*args)
+    async with gateway.workers:
+        try:
+            return await sandbox.run_limited(fn, *args, limits=limits)
+        except sandbox.TooComplex as exc:
+            log.warning("%s stopped: %s", fn.__name__, exc.what)
+            raise Rejection(
+                422, code, f"the input could not be processed within the gateway's limits: {exc.what}"
+            ) from None
+
+
+def _over_quota(gateway: Gateway) -> Rejection:
+    ingest = gateway.settings.ingest
+    return Rejection(
+        429,
+        "upload_quota_exceeded",
+        f"this client uploaded its {ingest.upload_quota_bytes:,} bytes for the last "
+        f"{ingest.upload_quota_window_s:g} s: try again later",
+    )
 
 
 def _authenticate(gateway: Gateway, request: Request) -> str:

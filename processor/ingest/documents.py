@@ -131,6 +131,8 @@ def _inspect_pdf(data: bytes, result: _Result) -> Inspection:
         if reader.is_encrypted and not reader.decrypt(""):
             return result("ok", None)  # a locked PDF is intact; its pages cannot be counted without the password
         pages = len(reader.pages)
+    except (MemoryError, RecursionError):
+        raise  # too complex to inspect, not damaged: the sandbox's limits say so (422 document_too_complex)
     except Exception as exc:  # pypdf raises many types on damaged files; all mean "does not parse"
         return result("corrupt", f"pdf_unparsable: {type(exc).__name__}: {str(exc)[:200]}")
     return result("ok", None, pages)

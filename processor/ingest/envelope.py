@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from processor.ingest.rejections import Rejection
+from processor.ingest.scopes import Scope, namespaced
 from processor.stages.decode import json_depth, rfc3339_ms
 
 #: Ids are Kafka keys and Redis key parts: bounded, so one client cannot make them huge.
@@ -32,13 +33,36 @@ class CheckedEvent:
     value: bytes
 
 
-def check_event(item: Any, *, known_types: Collection[str], max_bytes: int, max_depth: int) -> CheckedEvent:
-    """The envelope of one event; raises ``Rejection`` (400/413/422) naming the field."""
+def check_event(
+    item: Any,
+    *,
+    known_types: Collection[str],
+    max_bytes: int,
+    max_depth: int,
+    scope: Scope | None = None,
+    depth_checked: bool = False,
+) -> CheckedEvent:
+    """The envelope of one event; raises ``Rejection`` (400/403/413/422) naming the field.
+
+    With a ``scope`` (a client's event on ``/v1/events``), the type and source must be in it and the
+    id is namespaced by the client (``<client>/<id>``), in the bytes that go to Kafka too.
+    ``depth_checked``: the caller already bounded the nesting of the whole body.
+    """
     if not isinstance(item, dict):
         raise Rejection(400, "not_an_object", f"an event must be a JSON object, got {_kind(item)}")
-    if json_depth(item) > max_depth:
+    if not depth_checked and json_depth(item) > max_depth:
         raise Rejection(400, "too_deeply_nested", f"event nests deeper than {max_depth} levels")
     event_id = _id(item, "event_id")
+    if scope is not None:
+        event_id = namespaced(scope.client, event_id)
+        if len(event_id) > MAX_ID_CHARS:
+            raise Rejection(
+                422,
+                "id_too_long",
+                f"event_id is over {MAX_ID_CHARS} characters with its client prefix",
+                field="event_id",
+            )
+        item = {**item, "event_id": event_id}
     event_type = item.get("event_type")
     if event_type is None:
         raise Rejection(422, "missing_envelope_field", "envelope field event_type is missing", field="event_type")
@@ -69,6 +93,8 @@ def check_event(item: Any, *, known_types: Collection[str], max_bytes: int, max_
     source = item.get("source")
     if source is not None and not isinstance(source, str):
         raise Rejection(422, "wrong_type", f"source must be a string, got {_kind(source)}", field="source")
+    if scope is not None:
+        scope.check(event_type, source)
     value = orjson.dumps(item)
     if len(value) > max_bytes:
         raise Rejection(413, "event_too_large", f"event is {len(value):,} bytes, over the {max_bytes:,}-byte limit")

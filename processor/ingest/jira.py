@@ -45,6 +45,11 @@ def event_id_for(site: str, issue_id: str, timestamp_ms: int) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{site}|{issue_id}|{timestamp_ms}"))
 
 
+def sent_at_ms(event: CheckedEvent) -> int:
+    """The time a mapped webhook was sent (its ``occurred_at``: the webhook's timestamp)."""
+    return int(orjson.loads(event.value)["occurred_at"])
+
+
 def map_issue_created(body: Mapping[str, Any], *, priority_aliases: Mapping[str, str], max_bytes: int) -> CheckedEvent:
     """The ``jira_ticket_created`` event of one webhook body; raises ``Rejection`` (422) naming the field."""
     issue = _object(body, "issue", "issue")
@@ -183,7 +188,10 @@ def _site(issue: Mapping[str, Any]) -> str:
     """The Jira site an issue lives on (from its ``self`` URL): issue ids are unique per site only."""
     url = issue.get("self")
     if isinstance(url, str):
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # "http://[invalid": urlsplit refuses the bracketed host
+            raise Rejection(422, "invalid_issue_self", "issue.self is not a URL", field="issue.self") from None
         if parts.netloc:
             return parts.netloc.lower()
     return "jira"

@@ -52,6 +52,7 @@ class IngestMetrics:
     in_flight: Gauge
     webhooks_ignored: Counter
     documents: Counter
+    id_collisions: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> IngestMetrics:
@@ -105,6 +106,13 @@ class IngestMetrics:
                 "ingest_documents_total",
                 "Uploaded documents recorded, by upload status (ok, corrupt, truncated).",
                 ["upload_status"],
+                registry=r,
+            ),
+            id_collisions=Counter(
+                "ingest_event_id_collisions_total",
+                "Events whose id was written in another client's namespace (an attempt to take its "
+                "dedupe identity; kept apart under the sender's namespace), by sending client.",
+                ["client"],
                 registry=r,
             ),
         )

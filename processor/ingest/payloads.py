@@ -7,8 +7,10 @@ Infinity, nesting bounded, so hostile input gets a specific 4xx instead of memor
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -53,16 +55,28 @@ def limited_receive(receive: Receive, limit: int) -> Callable[[], Awaitable[Mess
     return wrapped
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, timeout_s: float | None = None) -> bytes:
     check_declared_length(request, limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
+    async with within(timeout_s):
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            chunks.append(chunk)
     return b"".join(chunks)
+
+
+@asynccontextmanager
+async def within(timeout_s: float | None) -> AsyncIterator[None]:
+    """408 ``body_timeout`` when the body has not arrived in ``timeout_s``: a client trickling it
+    byte by byte would otherwise hold the request (and its memory) open."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            yield
+    except TimeoutError:
+        raise Rejection(408, "body_timeout", f"the request body did not arrive within {timeout_s:g} s") from None
 
 
 def require_json(request: Request) -> None:
@@ -87,14 +101,19 @@ def require_multipart(request: Request) -> None:
         raise Rejection(400, "multipart_boundary_missing", "multipart/form-data without a boundary parameter")
 
 
-def parse_json(body: bytes, max_depth: int) -> Any:
-    """Strict JSON: a specific error for empty, non-UTF-8, non-finite, too deep or malformed input."""
+def parse_json(body: bytes, max_depth: int, *, max_items: int | None = None) -> Any:
+    """Strict JSON: a specific error for empty, non-UTF-8, non-finite, too deep or malformed input.
+
+    ``max_items`` bounds a top-level array, checked before the nesting walk (the walk is the
+    expensive part: millions of empty arrays cost seconds)."""
     if not body.strip():
         raise Rejection(400, "empty_body", "the request body is empty")
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise _diagnose(body, exc, max_depth) from None
+    if max_items is not None and isinstance(parsed, list) and len(parsed) > max_items:
+        raise Rejection(413, "too_many_items", f"{len(parsed)} events, over the {max_items} limit")
     if json_depth(parsed) > max_depth:
         raise Rejection(400, "too_deeply_nested", f"JSON nests deeper than {max_depth} levels")
     return parsed

@@ -17,8 +17,16 @@ class Rejection(Exception):
         self.message = message
         self.field = field
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # raised in a sandboxed child and re-raised in the gateway: it must survive pickling
+        return (_rebuild, (self.status, self.code, self.message, self.field))
+
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
         if self.field is not None:
             body["field"] = self.field
         return body
+
+
+def _rebuild(status: int, code: str, message: str, field: str | None) -> Rejection:
+    return Rejection(status, code, message, field=field)

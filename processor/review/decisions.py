@@ -192,7 +192,7 @@ class DecisionService:
     def _observe(self, item: ReviewItem, done: DoneRecord) -> None:
         m = self._metrics
         event_type = m.event_type(item.event_type)
-        m.decisions.labels(done.reviewer, event_type, done.decision).inc()
+        m.decisions.labels(m.reviewer(done.reviewer), event_type, done.decision).inc()
         m.time_to_decision.labels(event_type).observe(max(0.0, (done.decided_at - item.processed_at) / 1000))
         agreement = "no_model" if item.score is None else ("agree" if done.decision == item.decision else "disagree")
         m.agreement.labels(event_type, agreement).inc()

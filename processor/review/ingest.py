@@ -95,7 +95,7 @@ class Ingest:
     def _review_item(self, m: Message) -> ReviewItem | None:
         position = Position(str(m.topic()), int(m.partition() or 0), int(m.offset() or 0))
         try:
-            return parse_review_record(m.value(), position)
+            return parse_review_record(m.value(), position, _headers(m))
         except ReviewRecordError as exc:
             where = f"{m.topic()}:{m.partition()}:{m.offset()}"
             self._metrics.rejected.labels("review", exc.code).inc()
@@ -185,3 +185,13 @@ class Ingest:
 
 def _at_end(offset: int, end: int) -> bool:
     return end <= 0 or (offset >= 0 and offset >= end)
+
+
+def _headers(m: Message) -> dict[str, bytes | None]:
+    """A record's headers by name (the client hands a list of pairs)."""
+    out: dict[str, bytes | None] = {}
+    for pair in m.headers() or ():
+        if isinstance(pair, tuple) and len(pair) == 2:
+            name, value = pair
+            out[str(name)] = value.encode() if isinstance(value, str) else value
+    return out

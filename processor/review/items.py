@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -54,6 +55,10 @@ class ReviewItem:
     features: dict[str, float | None]
     event: str
     position: Position | None = None
+    #: The gateway client that sent the event and its route (``ingest-client``/``ingest-route``
+    #: headers, carried by the processor); None for events produced to Kafka directly.
+    client: str | None = None
+    route: str | None = None
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self))
@@ -112,7 +117,9 @@ class Choices:
         return next((c for c in self.for_type(event_type) if c.decision == decision), None)
 
 
-def parse_review_record(value: bytes | None, position: Position | None = None) -> ReviewItem:
+def parse_review_record(
+    value: bytes | None, position: Position | None = None, headers: Mapping[str, bytes | None] | None = None
+) -> ReviewItem:
     """A JSON review record (the processor's output encoding) to an item; bad records raise ReviewRecordError."""
     if value is None:
         raise ReviewRecordError("tombstone", "the review record has no value")
@@ -154,6 +161,8 @@ def parse_review_record(value: bytes | None, position: Position | None = None) -
             features={str(k): (None if v is None else float(v)) for k, v in features.items()},
             event=event if isinstance(event, str) else orjson.dumps(event).decode(),
             position=position,
+            client=_header(headers, "ingest-client"),
+            route=_header(headers, "ingest-route"),
         )
     except (TypeError, ValueError) as exc:
         if isinstance(exc, ReviewRecordError):
@@ -194,3 +203,8 @@ def _opt_float(record: dict[str, Any], name: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ReviewRecordError("bad_field", f"{name} is not a number")
     return float(value)
+
+
+def _header(headers: Mapping[str, bytes | None] | None, name: str) -> str | None:
+    value = (headers or {}).get(name)
+    return value.decode("utf-8", errors="replace")[:200] if isinstance(value, bytes) else None

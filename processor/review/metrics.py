@@ -1,5 +1,7 @@
 """Review metrics, built on a given registry. Label sets are bounded: event types come from the
-pipeline config (anything else is ``unknown``), reviewers from the configured reviewer list."""
+pipeline config (anything else is ``unknown``), reviewers from the configured reviewer list, and
+only when ``review.metrics_reviewer_names`` is set (``/metrics`` needs no sign-in: by default it
+does not say who works here); otherwise every decision is labelled reviewer ``any``."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ _DECISION_BUCKETS = (10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 4 * 3600.0,
 class ReviewMetrics:
     registry: CollectorRegistry
     event_types: frozenset[str]
+    reviewer_names: bool
     queue_depth: Gauge
     oldest_age: Gauge
     overdue: Gauge
@@ -33,11 +36,14 @@ class ReviewMetrics:
     csrf_rejections: Counter
 
     @classmethod
-    def create(cls, registry: CollectorRegistry | None = None, event_types: Iterable[str] = ()) -> ReviewMetrics:
+    def create(
+        cls, registry: CollectorRegistry | None = None, event_types: Iterable[str] = (), *, reviewer_names: bool = False
+    ) -> ReviewMetrics:
         r = registry if registry is not None else CollectorRegistry()
         return cls(
             registry=r,
             event_types=frozenset(event_types),
+            reviewer_names=reviewer_names,
             queue_depth=Gauge(
                 "processor_review_queue_depth", "Items waiting for a reviewer.", ["event_type"], registry=r
             ),
@@ -73,7 +79,8 @@ class ReviewMetrics:
             ),
             decisions=Counter(
                 "processor_review_decisions_total",
-                "Human decisions written (exactly once per event), by reviewer, event type and decision.",
+                "Human decisions written (exactly once per event), by reviewer (``any`` unless "
+                "review.metrics_reviewer_names), event type and decision.",
                 ["reviewer", "event_type", "decision"],
                 registry=r,
             ),
@@ -114,6 +121,9 @@ class ReviewMetrics:
                 registry=r,
             ),
         )
+
+    def reviewer(self, name: str) -> str:
+        return name if self.reviewer_names else "any"
 
     def event_type(self, name: str) -> str:
         return name if name in self.event_types else "unknown"

@@ -8,6 +8,7 @@ import threading
 import uvicorn
 
 from processor.config import PipelinesConfig, Settings
+from processor.http_limits import uvicorn_limits
 from processor.review.decisions import DecisionProducer, DecisionService
 from processor.review.ingest import Ingest
 from processor.review.metrics import ReviewMetrics
@@ -21,7 +22,9 @@ log = logging.getLogger("processor.review")
 
 def build_context(settings: Settings, pipelines: PipelinesConfig, *, with_ingest: bool = True) -> ReviewContext:
     store = ReviewStore(connect(settings.redis), settings.redis.key_prefix)
-    metrics = ReviewMetrics.create(event_types=pipelines.event_types)
+    metrics = ReviewMetrics.create(
+        event_types=pipelines.event_types, reviewer_names=settings.review.metrics_reviewer_names
+    )
     service = DecisionService(settings, pipelines, store, DecisionProducer(settings), metrics)
     ingest = Ingest(settings, store, metrics, service.choices) if with_ingest else None
     return ReviewContext(settings, store, service, metrics, QueueMonitor(store, metrics, settings.review), ingest)
@@ -48,6 +51,12 @@ def serve(settings: Settings, pipelines: PipelinesConfig) -> int:
             timeout_graceful_shutdown=10,
             proxy_headers=True,
             forwarded_allow_ips=settings.review.forwarded_allow_ips,
+            **uvicorn_limits(
+                header_timeout_s=settings.review.header_timeout_s,
+                keep_alive_timeout_s=settings.review.keep_alive_timeout_s,
+                max_connections=settings.review.max_connections,
+                max_header_bytes=settings.review.max_header_bytes,
+            ),
         )
     finally:
         stop.set()

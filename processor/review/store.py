@@ -11,7 +11,11 @@ together in Redis Cluster; the hash also keeps hostile event ids out of key name
 * ``:sla``   set the first time the item is seen overdue, so each breach is counted once.
 
 Across events: ``<prefix>rv:queue`` (sorted set: priority, then age) and ``<prefix>rv:rejected``
-(the last review records that could not be read, for the queue page).
+(the last review records that could not be read, for the queue page). The queue's figures are kept
+as items come and go, never counted by reading items: per event type a sorted set of the waiting
+ids by escalation time (``rv:age:<type>``: depth is its size, the oldest its first member, the
+overdue a range count), the set of types seen (``rv:types``), and a cursor per type up to which
+SLA breaches were counted (``rv:sla-cursor:<type>``).
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import orjson
 import redis
@@ -55,6 +59,17 @@ local written = redis.call('SET', KEYS[1], ARGV[2], 'NX')
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 if written then return 1 end
 return 0
+"""
+
+# Count a sign-in attempt under each key; the first count in a window starts its expiry.
+_LOGIN_ATTEMPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  counts[i] = n
+end
+return counts
 """
 
 _RELEASE = """
@@ -102,7 +117,7 @@ class QueueStats:
     depth: dict[str, int]
     oldest_at: dict[str, int]  # event_type -> enqueued_at of its oldest waiting item (epoch ms)
     overdue: dict[str, int]
-    overdue_items: list[tuple[str, str]]  # (event_id, event_type), most urgent first
+    overdue_items: list[tuple[str, str]] = field(default_factory=list)  # (event_id, event_type)
 
 
 class ReviewStore:
@@ -111,10 +126,13 @@ class ReviewStore:
         self._prefix = prefix
         self._queue = f"{prefix}rv:queue"
         self._rejected = f"{prefix}rv:rejected"
+        self._types = f"{prefix}rv:types"
+        self._indexed = f"{prefix}rv:age-indexed"
         self._claim = client.register_script(_CLAIM)
         self._hold = client.register_script(_HOLD)
         self._finish = client.register_script(_FINISH)
         self._release = client.register_script(_RELEASE)
+        self._login_attempt = client.register_script(_LOGIN_ATTEMPT)
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -152,20 +170,60 @@ class ReviewStore:
             if not done:
                 # NX: a replay keeps the item's first place in the queue
                 pipe.zadd(self._queue, {item.event_id: priority * _PRIORITY_STEP + item.processed_at}, nx=True)
+                pipe.zadd(self._age_key(item.event_type), {item.event_id: item.processed_at}, nx=True)
+                pipe.sadd(self._types, item.event_type)
         pipe.execute()
         return new
+
+    def _age_key(self, event_type: str) -> str:
+        return f"{self._prefix}rv:age:{hashlib.sha1(event_type.encode(), usedforsecurity=False).hexdigest()}"
+
+    def _sla_cursor_key(self, event_type: str) -> str:
+        return f"{self._prefix}rv:sla-cursor:{hashlib.sha1(event_type.encode(), usedforsecurity=False).hexdigest()}"
+
+    def types(self) -> list[str]:
+        """Event types that ever had a queued item (a handful: the pipelines' types)."""
+        pipe = self._r.pipeline(transaction=False)  # a pipeline of one: the same call on a cluster client
+        pipe.execute_command("SMEMBERS", self._types)  # type: ignore[no-untyped-call]
+        (members,) = pipe.execute()
+        return sorted(t.decode(errors="replace") for t in members or ())
+
+    def _dequeue(self, pipe: Any, event_id: str, types: list[str]) -> None:
+        pipe.zrem(self._queue, event_id)
+        for event_type in types:  # a handful: the pipelines' types
+            pipe.zrem(self._age_key(event_type), event_id)
+
+    def index_existing(self, page: int = 1_000) -> int:
+        """Once per store: put items queued before the per-type figures existed into them (pages of
+        ``page``; later calls do nothing). Returns how many items were indexed."""
+        if not self._r.set(self._indexed, b"1", nx=True):
+            return 0
+        indexed, offset = 0, 0
+        while entries := self.queue(limit=page, offset=offset):
+            pipe = self._r.pipeline(transaction=False)
+            for entry in entries:
+                pipe.zadd(self._age_key(entry.item.event_type), {entry.item.event_id: entry.enqueued_at}, nx=True)
+                pipe.sadd(self._types, entry.item.event_type)
+            pipe.execute()
+            indexed += len(entries)
+            offset += page
+        return indexed
 
     def record_feedback(self, records: list[DoneRecord]) -> int:
         """Decisions read back from the feedback topic (committed): a replica that crashed between its
         Kafka commit and its Redis write, or another replica, is caught up here. Returns how many were new."""
         if not records:
             return 0
+        written = self._r.pipeline(transaction=False)
+        for record in records:
+            written.set(self._done_key(record.event_id), record.to_json(), nx=True)
+        replies = written.execute()
+        types = self.types()
         pipe = self._r.pipeline(transaction=False)
         for record in records:
-            pipe.set(self._done_key(record.event_id), record.to_json(), nx=True)
-            pipe.zrem(self._queue, record.event_id)
-        replies = pipe.execute()
-        return sum(bool(r) for r in replies[0::2])
+            self._dequeue(pipe, record.event_id, types)
+        pipe.execute()
+        return sum(bool(r) for r in replies)
 
     def reject(self, position: str, code: str, message: str) -> None:
         entry = orjson.dumps({"position": position, "code": code, "message": message[:500], "at": _now_ms()})
@@ -215,21 +273,45 @@ class ReviewStore:
         blob = _bytes(self._r.get(self._claim_key(event_id)))
         return _claim_reviewer(blob) if blob is not None else None
 
-    def stats(self, sla_ms: int, now_ms: int | None = None, scan_limit: int = 100_000) -> QueueStats:
-        """Depth, oldest item and overdue count per event type (the queue page and the metrics)."""
+    def stats(self, sla_ms: int, now_ms: int | None = None) -> QueueStats:
+        """Depth, oldest item and overdue count per event type (the queue page and the metrics):
+        three O(log n) reads per type, whatever the queue holds."""
         now_ms = _now_ms() if now_ms is None else now_ms
-        depth: dict[str, int] = defaultdict(int)
-        oldest: dict[str, int] = {}
-        overdue: dict[str, int] = defaultdict(int)
-        overdue_items: list[tuple[str, str]] = []
-        for entry in self.queue(limit=scan_limit):
-            event_type = entry.item.event_type
-            depth[event_type] += 1
-            oldest[event_type] = min(oldest.get(event_type, entry.enqueued_at), entry.enqueued_at)
-            if now_ms - entry.enqueued_at > sla_ms:
-                overdue[event_type] += 1
-                overdue_items.append((entry.item.event_id, event_type))
-        return QueueStats(dict(depth), oldest, dict(overdue), overdue_items)
+        types = self.types()
+        pipe = self._r.pipeline(transaction=False)
+        for event_type in types:
+            key = self._age_key(event_type)
+            pipe.zcard(key)
+            pipe.zrange(key, 0, 0, withscores=True)
+            pipe.zcount(key, "-inf", now_ms - sla_ms - 1)
+        replies = pipe.execute()
+        depth, oldest, overdue = {}, {}, {}
+        for i, event_type in enumerate(types):
+            count, first, late = replies[3 * i : 3 * i + 3]
+            if count:
+                depth[event_type] = int(count)
+                oldest[event_type] = int(first[0][1])
+            if late:
+                overdue[event_type] = int(late)
+        return QueueStats(depth, oldest, overdue)
+
+    def newly_overdue(self, sla_ms: int, now_ms: int | None = None, limit: int = 1_000) -> list[tuple[str, str]]:
+        """Items that became overdue since the last call, each returned once across replicas, at most
+        ``limit`` per type per call (a cursor per type moves on, so a long backlog is worked through)."""
+        now_ms = _now_ms() if now_ms is None else now_ms
+        found: list[tuple[str, str]] = []
+        for event_type in self.types():
+            cursor = _bytes(self._r.get(self._sla_cursor_key(event_type)))
+            low = cursor.decode() if cursor is not None else "-inf"
+            batch: list[tuple[bytes, float]] = self._r.zrangebyscore(  # type: ignore[assignment]
+                self._age_key(event_type), low, now_ms - sla_ms - 1, start=0, num=limit, withscores=True
+            )
+            if not batch:
+                continue
+            ids = [member.decode() for member, _ in batch]
+            found.extend((event_id, event_type) for event_id in self.mark_sla_breached(ids))
+            self._r.set(self._sla_cursor_key(event_type), str(int(batch[-1][1])).encode())
+        return found
 
     def mark_sla_breached(self, event_ids: list[str]) -> list[str]:
         """The ids not marked before (each breach is counted once, across replicas)."""
@@ -269,37 +351,47 @@ class ReviewStore:
             )
         )
         self._r.zrem(self._queue, record.event_id)
+        for event_type in self.types():
+            self._r.zrem(self._age_key(event_type), record.event_id)
         return written
 
     def release(self, event_id: str, token: str) -> None:
         self._release(keys=[self._claim_key(event_id)], args=[token])
 
-    # -- sign-in failures: counted here, so every replica sees them -----------------------------
+    # -- sign-in attempts: counted here, so every replica sees them -----------------------------
 
-    def login_failures(self, name: str, window_s: int) -> int:
-        """Failed sign-ins for ``name`` within the last ``window_s``."""
-        now = _now_ms()
-        return int(self._r.zcount(self._login_key(name), now - window_s * 1000, "+inf"))
+    def count_login_attempt(self, name: str, address: str, window_s: int) -> tuple[int, int, int]:
+        """Count one sign-in attempt and return the attempts within the window (this one included)
+        per (name, address), per address and per name. One script: parallel attempts each get
+        their own count, so none can check the password between another's check and count."""
+        n, a = self._digest(name), self._digest(address)
+        keys = [self._login_key(f"na:{n}:{a}"), self._login_key(f"a:{a}"), self._login_key(f"n:{n}")]
+        counts = self._login_attempt(keys=keys, args=[window_s])
+        return int(counts[0]), int(counts[1]), int(counts[2])
 
-    def record_login_failure(self, name: str, window_s: int) -> None:
-        key, now = self._login_key(name), _now_ms()
-        pipe = self._r.pipeline(transaction=False)
-        pipe.zadd(key, {uuid.uuid4().hex: now})
-        pipe.zremrangebyscore(key, "-inf", now - window_s * 1000)
-        pipe.expire(key, window_s)
-        pipe.execute()
+    def clear_login_attempts(self, name: str, address: str) -> None:
+        n, a = self._digest(name), self._digest(address)
+        self._r.delete(self._login_key(f"na:{n}:{a}"), self._login_key(f"n:{n}"))
 
-    def clear_login_failures(self, name: str) -> None:
-        self._r.delete(self._login_key(name))
+    def consume_once(self, token: str, ttl_s: int) -> bool:
+        """True the first time ``token`` is presented (within ``ttl_s``), False on every reuse."""
+        return bool(self._r.set(self._login_key(f"used:{self._digest(token)}"), b"1", nx=True, ex=ttl_s))
 
-    def _login_key(self, name: str) -> str:
-        # the name is whatever was typed: a digest bounds the key, and the TTL bounds their number
-        return f"{self._prefix}rv:login:{hashlib.sha256(name.encode(errors='replace')).hexdigest()[:32]}"
+    def _login_key(self, suffix: str) -> str:
+        # one hash tag: the attempt script touches three keys, which Redis Cluster wants in one slot
+        return f"{{{self._prefix}rv:login}}:{suffix}"
+
+    @staticmethod
+    def _digest(text: str) -> str:
+        # names and addresses are whatever was sent: a digest bounds the key, the TTL their number
+        return hashlib.sha256(text.encode(errors="replace")).hexdigest()[:32]
 
     # -- sessions ------------------------------------------------------------------------------
 
     def revoke_session(self, session_id: str, ttl_s: int) -> None:
-        """A signed-out session stays refused until its cookie would have expired anyway."""
+        """A signed-out session stays refused for ``ttl_s``: callers give more than a session's
+        whole life (sessions carry their sign-in time and end at the max age however often the
+        cookie is re-signed), so a revoked session never becomes valid again."""
         self._r.set(self._revoked_key(session_id), b"1", ex=ttl_s)
 
     def session_revoked(self, session_id: str) -> bool:

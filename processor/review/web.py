@@ -1,9 +1,11 @@
 """The review web app: server-rendered pages (Starlette + Jinja2 with autoescaping), no JavaScript.
 
 Pages: sign in, the queue (priority, then age), one item (event, score, why it was escalated,
-features, rules), and the decision form. Every form carries a CSRF token; the session cookie is
-signed, HttpOnly and SameSite=Strict, and signing out revokes its session id (kept in Redis).
-Also ``/metrics``, ``/healthz`` and ``/readyz``.
+features, rules), and the decision form. Every form carries a CSRF token (the sign-in form's is
+used once); the session cookie is signed with a checked secret, HttpOnly and SameSite=Strict, a
+session ends at its max age after sign-in however often it is re-signed, and signing out revokes
+its id (kept in Redis for longer than a session can live). Also ``/metrics``, ``/healthz`` and
+``/readyz``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from processor.config import Settings
+from processor.errors import ConfigError
 from processor.review.decisions import DecisionService, Outcome
 from processor.review.ingest import Ingest
 from processor.review.metrics import ReviewMetrics
@@ -40,6 +43,7 @@ from processor.review.security import (
     csrf_token,
     csrf_valid,
     same_origin,
+    session_secret_problem,
 )
 from processor.review.store import ReviewStore
 
@@ -48,6 +52,8 @@ log = logging.getLogger("processor.review.web")
 #: Largest form field accepted (a note is at most review.max_note_chars; the rest are short).
 _MAX_FIELD_BYTES = 256 * 1024
 _QUEUE_PAGE = 200
+#: A revocation outlives the session it revokes by this much (clock skew between replicas).
+_REVOCATION_MARGIN_S = 300
 
 _STATUS_CODES = {
     "decided": 303,
@@ -74,11 +80,18 @@ class ReviewContext:
     def __post_init__(self) -> None:
         review = self.settings.review
         self.authenticator = Authenticator(review.reviewers)
-        self.throttle = LoginThrottle(self.store, review.max_failed_logins, review.login_lockout_s)
+        self.throttle = LoginThrottle(
+            self.store,
+            review.max_failed_logins,
+            review.login_lockout_s,
+            max_per_address=review.max_logins_per_address,
+            max_per_name=review.max_logins_per_name,
+        )
 
 
 def create_app(ctx: ReviewContext) -> Starlette:
     review = ctx.settings.review
+    secret = _session_secret(ctx.settings)
     templates = Jinja2Templates(env=environment())
 
     def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
@@ -91,9 +104,14 @@ def create_app(ctx: ReviewContext) -> Starlette:
 
     async def reviewer_of(request: Request) -> str | None:
         """The signed-in reviewer, or None. The cookie is signed, so it cannot be forged, but a copy
-        would outlive sign-out: each session has an id, and signing out revokes it in Redis."""
-        name, session_id = request.session.get("reviewer"), request.session.get("sid")
+        would outlive sign-out: each session has an id, and signing out revokes it in Redis. The
+        cookie is re-signed whenever the session changes, so its own age says nothing: the sign-in
+        time inside it ends the session at the max age."""
+        name, session_id, signed_in = (request.session.get(k) for k in ("reviewer", "sid", "iat"))
         if not (isinstance(name, str) and name in ctx.authenticator.reviewers and isinstance(session_id, str)):
+            return None
+        if not isinstance(signed_in, int) or not 0 <= time.time() - signed_in <= review.session_max_age_s:
+            _forget_reviewer(request.session)
             return None
         if await run_in_threadpool(ctx.store.session_revoked, session_id):
             request.session.clear()
@@ -124,21 +142,33 @@ def create_app(ctx: ReviewContext) -> Starlette:
         return render(request, "login.html", error=None, no_reviewers=not ctx.authenticator.reviewers)
 
     async def login(request: Request) -> Response:
+        # an attempt replaces whatever identity the cookie held: a failed one (or a refused form)
+        # must never send back a re-signed copy of a signed-out session
+        _forget_reviewer(request.session)
         fields = await read_form(request)
         if isinstance(fields, Response):
             return fields
+        # the form's token serves one attempt: the next one needs the fresh token of the next page
+        used = fields[CSRF_FIELD]
+        request.session[CSRF_FIELD] = secrets.token_urlsafe(32)
+        if not await run_in_threadpool(ctx.store.consume_once, used, review.session_max_age_s):
+            ctx.metrics.csrf_rejections.inc()
+            return PlainTextResponse("this sign-in form was already used: reload the page", status_code=403)
         name, password = fields.get("reviewer", "").strip(), fields.get("password", "")
-        if await run_in_threadpool(ctx.throttle.locked, name):
+        address = request.client.host if request.client is not None else "unknown"
+        attempt = await run_in_threadpool(ctx.throttle.attempt, name, address)
+        if not attempt.allowed:
             ctx.metrics.login_failures.labels("locked_out").inc()
-            return render(request, "login.html", 429, error="Too many failed sign-ins: wait a few minutes.")
+            log.warning("sign-in refused: too many attempts (%s limit) from %s", attempt.limit, address)
+            return render(request, "login.html", 429, error="Too many sign-in attempts: wait a few minutes.")
         if not await run_in_threadpool(ctx.authenticator.check, name, password):
-            await run_in_threadpool(ctx.throttle.failed, name)
             ctx.metrics.login_failures.labels("bad_credentials").inc()
             return render(request, "login.html", 401, error="Unknown reviewer or wrong password.")
-        await run_in_threadpool(ctx.throttle.succeeded, name)
+        await run_in_threadpool(ctx.throttle.succeeded, name, address)
         request.session.clear()  # a fresh session (and CSRF token) after sign-in: no fixation
         request.session["reviewer"] = name
         request.session["sid"] = secrets.token_urlsafe(18)
+        request.session["iat"] = int(time.time())
         request.session[CSRF_FIELD] = secrets.token_urlsafe(32)
         log.info("reviewer %s signed in", name)
         return RedirectResponse("/queue", status_code=303)
@@ -149,7 +179,9 @@ def create_app(ctx: ReviewContext) -> Starlette:
             return fields
         session_id = request.session.get("sid")
         if isinstance(session_id, str):
-            await run_in_threadpool(ctx.store.revoke_session, session_id, review.session_max_age_s)
+            await run_in_threadpool(
+                ctx.store.revoke_session, session_id, review.session_max_age_s + _REVOCATION_MARGIN_S
+            )
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
@@ -226,11 +258,7 @@ def create_app(ctx: ReviewContext) -> Starlette:
         problems = await run_in_threadpool(_readiness, ctx)
         return PlainTextResponse("; ".join(problems) or "ok", status_code=503 if problems else 200)
 
-    secret = review.session_secret.get_secret_value() if review.session_secret is not None else None
-    if secret is None:
-        log.warning("review.session_secret is not set: sessions use a random key and end when this process does")
-        secret = secrets.token_urlsafe(48)
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", home),
             Route("/login", login_page, methods=["GET"]),
@@ -256,6 +284,29 @@ def create_app(ctx: ReviewContext) -> Starlette:
             ),
         ],
     )
+    # "/queue/" would redirect to an absolute URL built from the Host header: a 404 instead
+    app.router.redirect_slashes = False
+    return app
+
+
+def _session_secret(settings: Settings) -> str:
+    """The configured session secret, refused when weak; a random one when none is configured."""
+    configured = settings.review.session_secret
+    if configured is None:
+        log.warning("review.session_secret is not set: sessions use a random key and end when this process does")
+        return secrets.token_urlsafe(48)
+    problem = session_secret_problem(configured.get_secret_value())
+    if problem is not None:
+        raise ConfigError(
+            "weak_session_secret",
+            f"PROCESSOR_REVIEW__SESSION_SECRET is refused: {problem}. Make one with `openssl rand -hex 32`",
+        )
+    return configured.get_secret_value()
+
+
+def _forget_reviewer(session: dict[str, Any]) -> None:
+    for key in ("reviewer", "sid", "iat"):
+        session.pop(key, None)
 
 
 def _item_url(event_id: str) -> str:

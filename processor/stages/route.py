@@ -21,6 +21,9 @@ from processor.serializers.outputs import OutputEncoder
 
 #: Review records embed the event; past this size the embedded copy is cut (the topic must accept it).
 MAX_EMBEDDED_EVENT_BYTES = 512 * 1024
+#: Who sent an event through the gateway (its client and route): carried onto the event's output, so
+#: a reviewer sees which client an item came from.
+CARRIED_HEADERS = ("ingest-client", "ingest-route")
 
 
 class Router:
@@ -68,7 +71,11 @@ class Router:
             topic=topic,
             key=event.entity_id.encode(),
             value=self._encoder.encode(schema, record, topic),
-            headers=(*self._lineage(event.raw), *self._encoder.schema_headers(schema)),
+            headers=(
+                *self._lineage(event.raw),
+                *self._encoder.schema_headers(schema),
+                *((k, v) for k, v in event.raw.headers if k in CARRIED_HEADERS),
+            ),
         )
 
     def quarantined(self, item: Rejected, quarantined_at: int) -> OutputRecord:

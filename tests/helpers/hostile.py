@@ -7,6 +7,7 @@ against a second producer, not against the generator that shares its assumptions
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,3 +179,30 @@ def hostile_mix(now_ms: int, run: str, schemas: SchemaStore) -> list[Case]:
     old = run_signup(run, 1001, 1_000_000)
     bad(old, "semantic", "occurred_at_out_of_range")
     return cases
+
+
+def half_sent_requests(host: str, port: int, count: int, request: bytes) -> list[socket.socket]:
+    """``count`` connections that each send the first part of a request and then nothing more."""
+    sockets = []
+    for _ in range(count):
+        sock = socket.create_connection((host, port), timeout=5)
+        sock.sendall(request)
+        sockets.append(sock)
+    return sockets
+
+
+def still_open(sockets: list[socket.socket]) -> int:
+    """How many of ``sockets`` the server has not closed (a closed one reads EOF or a reset)."""
+    open_ = 0
+    for sock in sockets:
+        sock.setblocking(False)
+        try:
+            data = sock.recv(65_536)
+        except BlockingIOError:
+            open_ += 1  # nothing to read and no EOF: the server still holds it
+            continue
+        except OSError:
+            continue  # reset
+        if data:  # an answer (a 400, say) then EOF: the server ended it
+            continue
+    return open_

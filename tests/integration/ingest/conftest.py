@@ -75,9 +75,9 @@ def gateway_process(topic_factory: Callable[..., Settings], tmp_path: Path) -> I
     """The real ``processor ingest serve`` subprocess, ready; stopped with SIGTERM afterwards."""
     started: list[Gateway] = []
 
-    def start(**overrides: Any) -> Gateway:
+    def start(ingest: dict[str, Any] | None = None, **overrides: Any) -> Gateway:
         token = new_token()
-        settings = topic_factory(ingest=_ingest_overrides(tmp_path, token), **overrides)
+        settings = topic_factory(ingest=_ingest_overrides(tmp_path, token, **(ingest or {})), **overrides)
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]

@@ -9,7 +9,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from pypdf import PdfWriter
 
@@ -53,9 +52,10 @@ def test_uploads_are_inspected_recorded_and_routed(
     assert ok.status_code == 202, ok.text
     answer = ok.json()
     assert (answer["upload_status"], answer["page_count"], answer["detected_mime_type"]) == ("ok", 5, "application/pdf")
-    stored = Path(urlparse(answer["storage_uri"]).path)
+    assert answer["stored"] is True and "storage_uri" not in answer  # no server path to the client
+    digest = hashlib.sha256(good).hexdigest()
+    stored = settings.ingest.upload_dir / digest[:2] / digest
     assert stored.read_bytes() == good
-    assert stored.name == hashlib.sha256(good).hexdigest()
 
     truncated = _upload(gateway, "scan.pdf", cut)
     assert truncated.status_code == 422, truncated.text
@@ -63,7 +63,7 @@ def test_uploads_are_inspected_recorded_and_routed(
     assert refused["error"]["code"] == "document_truncated"
     assert refused["recorded"] is True
     assert refused["upload_status"] == "truncated"
-    assert refused["storage_uri"] is None  # partial bytes are not kept as if they were the document
+    assert refused["stored"] is False  # partial bytes are not kept as if they were the document
 
     mismatch = _upload(gateway, "claimed.pdf", good, sha256="0" * 64)
     assert mismatch.status_code == 422

@@ -22,7 +22,7 @@ def _event(i: int, run: str) -> dict[str, Any]:
         "schema_version": 2,
         "occurred_at": int(time.time() * 1000),
         "entity_id": f"{run}-user-{i % 2}",
-        "source": "partner-api",
+        "source": "tests",  # the client's own name: what an unscoped token may send
         "email": f"p{i}@example.com",
     }
 
@@ -39,7 +39,8 @@ def test_a_batch_with_one_bad_item_accepts_the_rest_and_reports_it(gateway_facto
     assert response.status_code == 202, response.text
     body = response.json()
     assert [a["index"] for a in body["accepted"]] == [0, 1, 3]
-    assert [a["event_id"] for a in body["accepted"]] == [f"{run}-0", f"{run}-1", f"{run}-3"]
+    # namespaced by the client: no other client can take these ids
+    assert [a["event_id"] for a in body["accepted"]] == [f"tests/{run}-0", f"tests/{run}-1", f"tests/{run}-3"]
     assert body["rejected"] == [
         {
             "index": 2,
@@ -53,16 +54,15 @@ def test_a_batch_with_one_bad_item_accepts_the_rest_and_reports_it(gateway_facto
     messages = _raw(gateway)
     assert len(messages) == 3
     by_id = {orjson.loads(m.value())["event_id"]: m for m in messages}
-    assert set(by_id) == {f"{run}-0", f"{run}-1", f"{run}-3"}
+    assert set(by_id) == {f"tests/{run}-0", f"tests/{run}-1", f"tests/{run}-3"}
     for i in (0, 1, 3):
-        message = by_id[f"{run}-{i}"]
-        assert orjson.loads(message.value()) == _event(i, run) | {
-            "occurred_at": orjson.loads(message.value())["occurred_at"]
-        }
+        message = by_id[f"tests/{run}-{i}"]
+        sent = orjson.loads(message.value())
+        assert sent == _event(i, run) | {"event_id": f"tests/{run}-{i}", "occurred_at": sent["occurred_at"]}
         assert message.key() == f"{run}-user-{i % 2}".encode()  # keyed by entity id
         assert dict(message.headers())["ingest-client"] == b"tests"
     # one entity, one partition
-    assert by_id[f"{run}-1"].partition() == by_id[f"{run}-3"].partition()
+    assert by_id[f"tests/{run}-1"].partition() == by_id[f"tests/{run}-3"].partition()
 
 
 def test_single_events_and_whole_batches_that_fail_get_the_status_of_their_failure(

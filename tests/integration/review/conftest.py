@@ -3,6 +3,7 @@ chromium driven by Playwright (installed by deploy/local/install-chromium.sh; ne
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 import time
@@ -42,7 +43,7 @@ def review_settings_factory(
             "host": "127.0.0.1",
             "port": free_port(),
             "reviewers": {n: SecretStr(h) for n, h in reviewer_hashes.items()},
-            "session_secret": SecretStr(uuid.uuid4().hex),
+            "session_secret": SecretStr(secrets.token_hex(32)),
             "group_id": f"review-{run}",
             "transactional_id": f"review-{run}",
         }

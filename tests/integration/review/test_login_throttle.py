@@ -1,9 +1,11 @@
-"""Failed sign-ins are counted in Redis: every replica sees them, and they expire with the window."""
+"""Sign-in attempts are counted in Redis before any password check: every replica sees them, parallel
+attempts each get their own count, and the counts expire with the window."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import redis
 
@@ -23,40 +25,57 @@ def _client(redis_client: redis.Redis) -> redis.Redis:
 def _replicas(redis_client: redis.Redis, window_s: int = 60) -> tuple[LoginThrottle, LoginThrottle, str]:
     """Two replicas' throttles: their own Redis connections, one key prefix."""
     prefix = f"it:{uuid.uuid4().hex[:10]}:"
-    return (
-        LoginThrottle(ReviewStore(_client(redis_client), prefix), max_failures=3, window_s=window_s),
-        LoginThrottle(ReviewStore(_client(redis_client), prefix), max_failures=3, window_s=window_s),
-        prefix,
-    )
+
+    def throttle() -> LoginThrottle:
+        store = ReviewStore(_client(redis_client), prefix)
+        return LoginThrottle(store, 3, window_s, max_per_address=10, max_per_name=6)
+
+    return throttle(), throttle(), prefix
 
 
-def test_failures_on_one_replica_lock_the_name_on_another(redis_client: redis.Redis) -> None:
+def test_attempts_on_one_replica_count_on_another(redis_client: redis.Redis) -> None:
     first, second, _ = _replicas(redis_client)
     for throttle in (first, second, first):
-        assert not second.locked("alice")
-        throttle.failed("alice")
-    assert first.locked("alice") and second.locked("alice")
-    assert not first.locked("bob")
-    second.succeeded("alice")  # a correct password, on any replica, clears the count
-    assert not first.locked("alice")
+        assert throttle.attempt("alice", "10.0.0.1").allowed
+    assert second.attempt("alice", "10.0.0.1").limit == "name_address"
+    assert first.attempt("bob", "10.0.0.1").allowed
+    # typing alice's name from one address does not lock her out elsewhere
+    assert first.attempt("alice", "10.0.0.2").allowed
+    second.succeeded("alice", "10.0.0.1")  # a correct password, on any replica, clears the name's count
+    assert first.attempt("alice", "10.0.0.1").allowed
 
 
-def test_failures_expire_with_the_window(redis_client: redis.Redis) -> None:
+def test_one_address_guessing_many_names_and_many_addresses_one_name_are_stopped(redis_client: redis.Redis) -> None:
+    throttle, _, _ = _replicas(redis_client)
+    verdicts = [throttle.attempt(f"user-{i}", "10.0.0.9") for i in range(11)]
+    assert all(v.allowed for v in verdicts[:10]) and verdicts[10].limit == "address"
+    spread = [throttle.attempt("carol", f"10.1.0.{i}") for i in range(7)]
+    assert all(v.allowed for v in spread[:6]) and spread[6].limit == "name"
+
+
+def test_parallel_attempts_each_get_their_own_count(redis_client: redis.Redis) -> None:
+    throttle, _, _ = _replicas(redis_client)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        verdicts = list(pool.map(lambda _: throttle.attempt("alice", "10.0.0.1"), range(40)))
+    assert sum(v.allowed for v in verdicts) == 3
+
+
+def test_attempts_expire_with_the_window(redis_client: redis.Redis) -> None:
     first, second, _ = _replicas(redis_client, window_s=1)
     for _ in range(3):
-        first.failed("alice")
-    assert second.locked("alice")
-    time.sleep(1.2)
-    assert not second.locked("alice")
+        first.attempt("alice", "10.0.0.1")
+    assert not second.attempt("alice", "10.0.0.1").allowed
+    time.sleep(2.1)
+    assert second.attempt("alice", "10.0.0.1").allowed
 
 
-def test_a_huge_typed_name_costs_one_short_key(redis_client: redis.Redis) -> None:
+def test_a_huge_typed_name_costs_short_keys(redis_client: redis.Redis) -> None:
     first, _, prefix = _replicas(redis_client)
     name = "x" * 100_000
-    for _ in range(3):
-        first.failed(name)
-    assert first.locked(name)
+    for _ in range(4):
+        first.attempt(name, "10.0.0.1")
+    assert not first.attempt(name, "10.0.0.1").allowed
     own = _client(redis_client)
-    keys = list(own.scan_iter(match=f"{prefix}*"))
-    assert len(keys) == 1 and len(keys[0]) < 100
-    assert 0 < own.ttl(keys[0]) <= 60
+    keys = list(own.scan_iter(match=f"{{{prefix}*"))
+    assert len(keys) == 3 and all(len(k) < 120 for k in keys)
+    assert all(0 < own.ttl(k) <= 60 for k in keys)

@@ -100,7 +100,7 @@ def test_reviewer_signs_in_decides_an_item_and_the_records_land_once(
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
         metrics = response.read().decode()
     assert (
-        'processor_review_decisions_total{decision="block",event_type="user_signed_up",reviewer="alice"} 1.0' in metrics
+        'processor_review_decisions_total{decision="block",event_type="user_signed_up",reviewer="any"} 1.0' in metrics
     )
     assert 'processor_review_repeated_requests_total{outcome="same_decision"} 1.0' in metrics
     assert 'processor_review_repeated_requests_total{outcome="already_decided"} 1.0' in metrics

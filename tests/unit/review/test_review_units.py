@@ -180,3 +180,30 @@ def test_review_settings_defaults_and_env(clean_env: pytest.MonkeyPatch) -> None
     assert settings.review.sla_seconds == 900
     assert settings.review.reviewers["alice"].get_secret_value() == stored
     assert "pw-123456" not in repr(settings) and stored not in repr(settings)
+
+
+def test_the_item_page_says_which_gateway_client_sent_it() -> None:
+    item = parse_review_record(orjson.dumps(_review_record()), headers={"ingest-client": b"<crm>"})
+    page = (
+        environment()
+        .get_template("item.html")
+        .render(
+            item=item,
+            done=None,
+            holder=None,
+            choices=(),
+            outcome=None,
+            enqueued_at=None,
+            now_ms=0,
+            sla_ms=1,
+            display_chars=100,
+            max_note_chars=10,
+            csrf="t",
+            csrf_field="csrf_token",
+            reviewer="alice",
+            request=None,
+        )
+    )
+    assert "gateway client <strong>&lt;crm&gt;</strong>" in page
+    direct = parse_review_record(orjson.dumps(_review_record()))
+    assert direct.client is None

@@ -138,6 +138,20 @@ def test_review_record_embeds_the_event(router, raw_factory, signup):
     assert orjson.loads(record["event"]) == signup
 
 
+def test_the_gateway_client_travels_to_the_review_item(router, raw_factory, signup):
+    from processor.review.items import parse_review_record
+
+    headers = (("ingest-client", b"crm"), ("ingest-route", b"/v1/events"), ("traceparent", b"00-abc-01"))
+    raw = raw_factory(signup, headers=headers)
+    out = router.scored(Scored(event_from(raw, signup), decision("review", review_reason="rule:x")), PROCESSED)
+    carried = lineage(out.headers)
+    assert carried["ingest-client"] == b"crm" and carried["ingest-route"] == b"/v1/events"
+    assert "traceparent" not in carried  # only who sent it, not every header of the input
+    item = parse_review_record(out.value, headers=carried)
+    assert (item.client, item.route) == ("crm", "/v1/events")
+    assert type(item).from_json(item.to_json()) == item
+
+
 def test_review_without_a_reason_says_unspecified(router, raw_factory, signup):
     out = router.scored(Scored(event_from(raw_factory(signup), signup), decision("review")), PROCESSED)
     assert orjson.loads(out.value)["review_reason"] == "unspecified"
