@@ -94,7 +94,7 @@ class Pipeline:
         self.client = client
         self.decoder = Decoder(schemas, pipelines, settings.processing)
         self.validator = Validator(schemas, pipelines, settings.processing)
-        self.dedupe = DedupeStore(client, keys, settings.processing.dedupe_ttl_s)
+        self.dedupe = DedupeStore(client, keys, settings.processing.dedupe_ttl_s, settings.processing.dedupe_shards)
         self.history = EntityHistory(client, keys, settings.processing.history_retention_slack_ms)
         self.store = ReorderStore(client, keys)
         self.worker = worker or ModelWorker(

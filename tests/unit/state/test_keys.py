@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from redis.crc import key_slot
 
-from processor.state.keys import Keys
+from processor.state.keys import GROUPS, Keys
 
 PREFIXES = ["proc:", "tenant-a/processor:", ""]
 
 
 def all_keys(keys: Keys, topic: str = "events.raw", partition: int = 3) -> dict[str, str]:
     return {
-        "dedupe": keys.dedupe("evt-1"),
+        "dedupe": keys.dedupe_bucket(7, 20_000),
         "history": keys.history("user_signed_up", "signups_per_ip_1h", "203.0.113.7"),
         "buffer_state": keys.buffer_state(topic, partition),
         "buffer_items": keys.buffer_items(topic, partition),
@@ -50,10 +50,23 @@ def test_every_key_starts_with_the_prefix(prefix):
             assert key.startswith(prefix), key
 
 
-def test_plain_keys_have_no_hash_tag():
+def test_dedupe_and_history_keys_carry_a_slot_group_tag():
     keys = Keys("proc:")
-    assert hash_tag(keys.dedupe("evt-1")) is None
-    assert hash_tag(keys.history("t", "c", "v")) is None
+    assert hash_tag(keys.dedupe_bucket(7, 20_000)) == "d7"
+    assert hash_tag(keys.dedupe_bucket(7 + GROUPS, 20_000)) == "d7"  # shards of one group share its slot
+    assert hash_tag(keys.dedupe_bucket(7, 20_001)) == "d7"  # and so do the buckets of one shard
+    group, key = keys.history_in_group("t", "c", "v")
+    assert hash_tag(key) == f"h{group}" and 0 <= group < GROUPS
+    assert keys.history("t", "c", "v") == key
+
+
+def test_compact_names_differ_by_every_part():
+    keys = Keys("proc:")
+    names = {keys.history(t, f, v) for t in ("a", "ab") for f in ("b", "c") for v in ("", "c", "x")}
+    assert len(names) == 12
+    assert keys.history("a", "bc", "") != keys.history("ab", "c", "")  # parts are not just concatenated
+    assert len(keys.history("user_signed_up", "ip_address", "203.0.113.7")) < len("proc:") + 20
+    assert len({keys.dedupe_bucket(s, b) for s in range(300) for b in (1, 2)}) == 600
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
@@ -89,5 +102,5 @@ def test_undo_keys_differ_by_generation():
 
 def test_keys_are_distinct_by_kind():
     keys = Keys("proc:")
-    assert keys.dedupe("x") != keys.history("x", "x", "x")
+    assert keys.dedupe_bucket(0, 0) != keys.history("x", "x", "x")
     assert len(set(all_keys(keys).values())) == 5
