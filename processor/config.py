@@ -293,6 +293,10 @@ class ProcessingSettings(BaseModel):
     #: the oldest event of a batch: partitions whose event times run this far apart (a backlog
     #: being caught up) still count each other's events exactly. Longer costs Redis memory.
     history_retention_slack_ms: int = Field(default=6 * 3_600_000, ge=0)
+    #: History entries are fields of this many hashes per event type, key field and time bucket
+    #: (the longest window plus max(window, slack)). Size it to at least the distinct key values of
+    #: one bucket / 512 (docs/capacity.md). Changing it forgets the history written before.
+    history_shards: int = Field(default=4_096, ge=1, le=16_777_216)
     #: Kill-switch state assumed at start-up until Redis has been read once.
     killswitch_default: Literal["off", "fallback", "review"] = "off"
     #: How often every processor re-reads the kill-switch keys (propagation well under a second).

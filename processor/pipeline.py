@@ -95,7 +95,9 @@ class Pipeline:
         self.decoder = Decoder(schemas, pipelines, settings.processing)
         self.validator = Validator(schemas, pipelines, settings.processing)
         self.dedupe = DedupeStore(client, keys, settings.processing.dedupe_ttl_s, settings.processing.dedupe_shards)
-        self.history = EntityHistory(client, keys, settings.processing.history_retention_slack_ms)
+        self.history = EntityHistory(
+            client, keys, settings.processing.history_retention_slack_ms, settings.processing.history_shards
+        )
         self.store = ReorderStore(client, keys)
         self.worker = worker or ModelWorker(
             settings.models.dir,

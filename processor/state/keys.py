@@ -34,15 +34,17 @@ class Keys:
         """The hash holding the dedupe marks of one shard first seen in one time bucket."""
         return f"{self.prefix}{{d{shard % GROUPS}}}{bucket}:{shard}"
 
-    def history(self, event_type: str, key_field: str, key_value: str) -> str:
-        """One sorted set per event type, key field and value, shared by the counters on that field."""
-        return self.history_in_group(event_type, key_field, key_value)[1]
+    def history_tag(self, event_type: str, key_field: str) -> str:
+        """A short name for the history of one key field of one event type."""
+        return base64.urlsafe_b64encode(digest(event_type, key_field, size=3)).decode()
 
-    def history_in_group(self, event_type: str, key_field: str, key_value: str) -> tuple[int, str]:
-        """The history key and its slot group."""
-        name = digest(event_type, key_field, key_value, size=9)
-        group = name[0] % GROUPS
-        return group, f"{self.prefix}{{h{group}}}" + base64.urlsafe_b64encode(name).decode()
+    def history_bucket(self, tag: str, shard: int, bucket: int) -> str:
+        """The hash holding the history entries of one shard of key values in one event-time bucket."""
+        return f"{self.prefix}{{h{shard % GROUPS}}}{tag}:{bucket}:{shard}"
+
+    def history_promoted(self, tag: str, shard: int, bucket: int, name: bytes) -> str:
+        """The sorted set of one busy key value in one bucket (in its shard's slot)."""
+        return f"{self.prefix}{{h{shard % GROUPS}}}{tag}:{bucket}:z:" + base64.urlsafe_b64encode(name).decode()
 
     def killswitch(self, scope: str) -> str:
         """``global``, or an event type."""
