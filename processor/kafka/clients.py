@@ -21,6 +21,7 @@ MAX_OUTPUT_MESSAGE_BYTES = 8 * 1024 * 1024
 _PREFETCH_BATCHES = 4
 _QUEUED_MAX_KBYTES = 16 * 1024
 _FETCH_MAX_BYTES = 8 * 1024 * 1024
+_FETCH_QUEUE_BACKOFF_MS = 10
 #: The producer's local queue: one batch's outputs wait there until its transaction commits.
 _PRODUCER_QUEUE_KBYTES = 32 * 1024
 
@@ -43,6 +44,10 @@ def consumer_config(settings: Settings) -> dict[str, Any]:
             "queued.min.messages": max(1_000, _PREFETCH_BATCHES * settings.processing.batch_size),
             "queued.max.messages.kbytes": _QUEUED_MAX_KBYTES,
             "fetch.max.bytes": max(_FETCH_MAX_BYTES, settings.processing.max_message_bytes),
+            # once the queue is over those bounds, librdkafka waits this long before it fetches that
+            # partition again; its default (1 s) starved the loop: the passthrough fell from 31,000
+            # to 7,400 events/s with the bounds and 1 s, and is back at 31,000 with 10 ms
+            "fetch.queue.backoff.ms": _FETCH_QUEUE_BACKOFF_MS,
         }
     )
     if settings.kafka.static_membership:

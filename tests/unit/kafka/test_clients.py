@@ -15,6 +15,8 @@ def test_the_consumer_prefetches_a_few_batches_not_librdkafkas_default() -> None
     assert large["queued.min.messages"] == 20_000
     assert small["queued.max.messages.kbytes"] < 65_536  # librdkafka's default, 64 MB
     assert small["fetch.max.bytes"] < 52_428_800  # librdkafka's default, 50 MB
+    # past those bounds librdkafka pauses a partition's fetching this long: its 1 s default starves the loop
+    assert small["fetch.queue.backoff.ms"] <= 50
 
 
 def test_a_fetch_can_still_carry_the_largest_input_the_processor_reads() -> None:
