@@ -55,10 +55,17 @@ TARGETS = {
 }
 
 
-def _settings(run: str, partitions: int, redis_url: str | None = None) -> Settings:
+def state_shards(events: int) -> int:
+    """Dedupe and history shards for a run of ``events``, by docs/capacity.md's rule: the events of
+    one TTL (here the whole run) over 256, so each hash holds about half of what keeps it compact."""
+    return max(16, events // 256)
+
+
+def _settings(run: str, partitions: int, redis_url: str | None = None, shards: int = 4_096) -> Settings:
     return load_settings(
         kafka={"group_id": f"bench-{run}", "transactional_id": f"bench-{run}"},
         redis={"key_prefix": f"bench:{run}:", **({"url": redis_url} if redis_url else {})},
+        processing={"dedupe_shards": shards, "history_shards": shards},
         topics={
             "raw": f"bench.{run}.raw",
             "scored": f"bench.{run}.scored",
@@ -72,10 +79,12 @@ def _settings(run: str, partitions: int, redis_url: str | None = None) -> Settin
     )
 
 
-def _contender(name: str, run: str, events: int, partitions: int, redis_url: str | None = None) -> dict[str, Any]:
+def _contender(
+    name: str, run: str, events: int, partitions: int, shards: int, redis_url: str | None = None
+) -> dict[str, Any]:
     """Run one contender in a child process on a prepared topic; its result as a dict."""
     command = [sys.executable, "-m", "bench.run", "--contender", name, "--run", run, "--events", str(events)]
-    command += ["--partitions", str(partitions)]
+    command += ["--partitions", str(partitions), "--state-shards", str(shards)]
     if redis_url:
         command += ["--redis-url", redis_url]
     out = subprocess.run(command, capture_output=True, text=True)
@@ -88,8 +97,8 @@ def _contender(name: str, run: str, events: int, partitions: int, redis_url: str
     return result
 
 
-def _prepared(run: str, partitions: int, messages: list[Any], redis_url: str | None = None) -> Settings:
-    settings = _settings(run, partitions, redis_url)
+def _prepared(run: str, partitions: int, shards: int, messages: list[Any], redis_url: str | None = None) -> Settings:
+    settings = _settings(run, partitions, redis_url, shards)
     create_topics(settings)
     report = produce_to_kafka(messages, topic=settings.topics.raw, client_config=settings.kafka.client_config())
     if report.errors:
@@ -97,16 +106,16 @@ def _prepared(run: str, partitions: int, messages: list[Any], redis_url: str | N
     return settings
 
 
-def _redis_bytes_per_event(partitions: int, messages: list[Any]) -> dict[str, Any]:
+def _redis_bytes_per_event(partitions: int, shards: int, messages: list[Any]) -> dict[str, Any]:
     """One more processor run, on a Redis of its own: its ``used_memory`` delta over the events."""
     from processor.state.redis_client import connect
 
     with private_redis() as url:
         run = f"mem-{uuid.uuid4().hex[:6]}"
-        settings = _prepared(run, partitions, messages, url)
+        settings = _prepared(run, partitions, shards, messages, url)
         client = connect(settings.redis)
         before = used_memory(client)
-        result = _contender("processor", run, len(messages), partitions, url)
+        result = _contender("processor", run, len(messages), partitions, shards, url)
         after = used_memory(client)
         client.close()
     return {
@@ -142,10 +151,11 @@ def main() -> int:
     parser.add_argument("--contender", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)
+    parser.add_argument("--state-shards", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.contender:  # a child process: one contender on one prepared topic
-        settings = _settings(args.run, args.partitions, args.redis_url)
+        settings = _settings(args.run, args.partitions, args.redis_url, args.state_shards or 4_096)
         print(json.dumps(CONTENDERS[args.contender](settings, args.events)))
         return 0
 
@@ -158,7 +168,7 @@ def main() -> int:
         from bench.soak import soak
 
         soaked = soak(
-            _settings(f"soak-{uuid.uuid4().hex[:6]}", args.partitions),
+            _settings(f"soak-{uuid.uuid4().hex[:6]}", args.partitions, shards=state_shards(args.soak_events)),
             MIX,
             args.json.with_name("soak.json"),
             total=args.soak_events,
@@ -173,6 +183,7 @@ def main() -> int:
         )
         return 0
 
+    shards = state_shards(args.events)
     messages = simulate(args.events, seed=42, faults=MIX, span_s=600.0)
     limit_count = max(args.limit_events, len(messages))
     # the longer limit topic: the same generator, the same event-time density
@@ -186,8 +197,8 @@ def main() -> int:
         for name in results:
             run = f"{name[:3]}{rep}-{uuid.uuid4().hex[:6]}"
             inputs = limit_messages if name == "limit" else messages
-            _prepared(run, args.partitions, inputs)
-            result = _contender(name, run, len(inputs), args.partitions)
+            _prepared(run, args.partitions, shards, inputs)
+            result = _contender(name, run, len(inputs), args.partitions, shards)
             results[name].append(result)
             print(
                 f"rep {rep + 1} {name:<9} {result['events_per_s']:>9,.0f} events/s  ({result['events']:,} events)",
@@ -207,7 +218,7 @@ def main() -> int:
         }
 
     print("Redis memory: one more processor run on a Redis of its own ...", flush=True)
-    memory = _redis_bytes_per_event(args.partitions, messages)
+    memory = _redis_bytes_per_event(args.partitions, shards, messages)
 
     # latency at half the processor's maximum: a live `processor run` fed at a steady rate
     rate = table["processor"]["events_per_s"] / 2
@@ -217,7 +228,7 @@ def main() -> int:
     count = int(rate * args.latency_seconds)
     live = simulate(count, seed=43, faults=MIX, span_s=count * 600.0 / args.events)
     run = f"lat-{uuid.uuid4().hex[:6]}"
-    settings = _settings(run, args.partitions)
+    settings = _settings(run, args.partitions, shards=shards)
     create_topics(settings)
     print(f"latency: {len(live)} events at {rate:,.0f} events/s ...", flush=True)
     latency = measure_latency(settings, live, rate)
@@ -247,7 +258,7 @@ def main() -> int:
     print(
         f"Redis: {memory['bytes_per_event']:.0f} bytes per event (used_memory delta "
         f"{memory['used_memory_after'] - memory['used_memory_before']:,} B over {memory['events']:,} events, "
-        f"{memory['redis']} Redis)"
+        f"{memory['redis']} Redis, {shards} dedupe and history shards)"
     )
     print(
         f"latency at {latency['offered_events_per_s']:,.0f} events/s (half of max), from each event's scheduled "
@@ -278,6 +289,7 @@ def main() -> int:
                 "table": table,
                 "ratios": ratios,
                 "redis_memory": memory,
+                "state_shards": shards,
                 "latency": latency,
                 "targets": targets,
                 "failures": problems,
