@@ -92,6 +92,14 @@ class _OutputReader(threading.Thread):
         self.outputs: Counter[Position] = Counter()  # input position -> outputs read for it
         self.stop = threading.Event()
 
+    def finish(self) -> None:
+        """Stop reading and close the consumer (also when the run failed before the thread started)."""
+        self.stop.set()
+        if self.ident is not None:
+            self.join(10)
+        else:
+            self._consumer.close()
+
     def run(self) -> None:
         while not self.stop.is_set():
             for m in self._consumer.consume(1000, 0.05):
@@ -238,7 +246,7 @@ def measure_latency(
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
-        reader.join(10)
+        reader.finish()
     result = account(sent, dict(reader.seen), dict(reader.outputs), attempted=len(messages), warmup_s=warmup_s)
     return {
         "offered_events_per_s": rate,
