@@ -180,6 +180,7 @@ class EntityHistory:
     def queue(self, pipe: Any, events: Sequence[Event], modules: dict[str, FeatureModule]) -> QueuedCounts:
         """Queue the batch's adds and counts on a pipeline; returns the parser of its results."""
         work: dict[tuple[str, int, bytes], _Item] = {}
+        bucket_keys: dict[tuple[str, int, int], tuple[str, str]] = {}  # this bucket's hash, the previous one's
         calls: dict[int, list[_Item]] = {}
         for index, event in enumerate(events):
             module = modules.get(event.event_type)
@@ -196,13 +197,18 @@ class EntityHistory:
                 item = work.get((group.tag, bucket, name))
                 if item is None:
                     shard = int.from_bytes(name[:4], "big") % self._shards
-                    k = self._keys
+                    hashes = bucket_keys.get((group.tag, shard, bucket))
+                    if hashes is None:
+                        hashes = bucket_keys[(group.tag, shard, bucket)] = (
+                            self._keys.history_bucket(group.tag, shard, bucket),
+                            self._keys.history_bucket(group.tag, shard, bucket - 1),
+                        )
                     item = work[(group.tag, bucket, name)] = _Item(
                         (
-                            k.history_bucket(group.tag, shard, bucket),
-                            k.history_promoted(group.tag, shard, bucket, name),
-                            k.history_bucket(group.tag, shard, bucket - 1),
-                            k.history_promoted(group.tag, shard, bucket - 1, name),
+                            hashes[0],
+                            Keys.promoted_beside(hashes[0], name),
+                            hashes[1],
+                            Keys.promoted_beside(hashes[1], name),
                         ),
                         name[4:],
                         group.keep_ms // 1000 + _EXPIRY_SLACK_S,

@@ -44,7 +44,12 @@ class Keys:
 
     def history_promoted(self, tag: str, shard: int, bucket: int, name: bytes) -> str:
         """The sorted set of one busy key value in one bucket (in its shard's slot)."""
-        return f"{self.prefix}{{h{shard % GROUPS}}}{tag}:{bucket}:z:" + base64.urlsafe_b64encode(name).decode()
+        return self.promoted_beside(self.history_bucket(tag, shard, bucket), name)
+
+    @staticmethod
+    def promoted_beside(bucket_key: str, name: bytes) -> str:
+        """``history_promoted`` from its bucket hash's key (the hot path has that one at hand)."""
+        return f"{bucket_key}:z:{name.hex()}"
 
     def killswitch(self, scope: str) -> str:
         """``global``, or an event type."""
