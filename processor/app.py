@@ -76,12 +76,17 @@ class RunSummary:
     last_output: float | None = None
     samples: list[Scored] = field(default_factory=list)
 
+    def consumed(self, now: float) -> None:
+        """Input arrived: the throughput clock starts at the first consume, not the first commit
+        (which would leave the first batch's processing, and the model's first call, off the clock)."""
+        if self.first_input is None:
+            self.first_input = now
+
     def add(self, stats: BatchStats) -> None:
         now = time.monotonic()
         if stats.inputs:
             # throughput spans the batches that consumed input, not the idle flush at the end
-            if self.first_input is None:
-                self.first_input = now
+            self.consumed(now)
             self.last_output = now
         self.inputs += stats.inputs
         for (event_type, outcome), n in stats.outcomes.items():
@@ -204,6 +209,7 @@ class Processor:
                 now = time.monotonic()
                 if raws:
                     last_input = now
+                    self.summary.consumed(now)
                 if self._buffers:
                     unassigned_since = None
                 else:

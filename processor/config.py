@@ -291,10 +291,18 @@ class ProcessingSettings(BaseModel):
     max_future_skew_ms: int = Field(default=86_400_000, ge=0)
     #: How long an event_id is remembered: a copy arriving later than this is processed again.
     dedupe_ttl_s: int = Field(default=7 * 86_400, ge=1)
+    #: Dedupe marks are fields of this many hashes per TTL bucket. A hash stays compact (listpack)
+    #: up to Redis' ``hash-max-listpack-entries`` (512) fields: size it to at least the events of
+    #: one TTL / 512 (docs/capacity.md). Changing it forgets the marks written before.
+    dedupe_shards: int = Field(default=4_096, ge=1, le=16_777_216)
     #: History features keep entries this long beyond their window (at least one window), behind
     #: the oldest event of a batch: partitions whose event times run this far apart (a backlog
     #: being caught up) still count each other's events exactly. Longer costs Redis memory.
     history_retention_slack_ms: int = Field(default=6 * 3_600_000, ge=0)
+    #: History entries are fields of this many hashes per event type, key field and time bucket
+    #: (the longest window plus max(window, slack)). Size it to at least the distinct key values of
+    #: one bucket / 512 (docs/capacity.md). Changing it forgets the history written before.
+    history_shards: int = Field(default=4_096, ge=1, le=16_777_216)
     #: Kill-switch state assumed at start-up until Redis has been read once.
     killswitch_default: Literal["off", "fallback", "review"] = "off"
     #: How often every processor re-reads the kill-switch keys (propagation well under a second).

@@ -109,8 +109,10 @@ class Pipeline:
         )
         self.decoder = Decoder(schemas, pipelines, settings.processing, self.writers)
         self.validator = Validator(schemas, pipelines, settings.processing)
-        self.dedupe = DedupeStore(client, keys, settings.processing.dedupe_ttl_s)
-        self.history = EntityHistory(client, keys, settings.processing.history_retention_slack_ms)
+        self.dedupe = DedupeStore(client, keys, settings.processing.dedupe_ttl_s, settings.processing.dedupe_shards)
+        self.history = EntityHistory(
+            client, keys, settings.processing.history_retention_slack_ms, settings.processing.history_shards
+        )
         self.store = ReorderStore(client, keys)
         self.worker = worker or ModelWorker(
             settings.models.dir,

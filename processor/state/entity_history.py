@@ -1,19 +1,34 @@
-"""Per-key history features in Redis: sorted sets, member = event_id, score = event time.
+"""Per-key history features in Redis: for each (event type, key field, value), the event times
+and event id digests of its events, counted over windows.
 
-A replayed event adds nothing (same member), and counts are taken over ``[t - window, t)``:
+A replayed event adds nothing (same event id digest), and counts are taken over ``[t - window, t)``:
 strictly earlier events only, so the answer for an event does not depend on whether it (or a
 later event of the same batch) was already added by an aborted attempt. This is the serving half
 of the contract in ``processor.model.features.base``; training uses the in-memory twin.
 
-Speed: one script call per distinct key per batch, not four commands per event and counter.
-Counters of one event type that share a key field (sign-ups per IP over 1 h and over 24 h) share
-one sorted set, counted with two ranges. The script adds every member the batch brings to the key,
-refreshes its expiry, trims what no window can count any more, and answers every count the batch
-asks of that key. Each call touches one key, so it runs unchanged on Redis Cluster.
+Layout, for memory: most keys (an IP, an uploader) see a few events, so a key of their own (about
+150 bytes with its expiry, before any entry) would cost more than their entries. Instead:
+
+- Event time is cut into buckets of ``keep`` (the longest window on the field plus
+  ``max(window, retention slack)``). An event is added to its own bucket; a count reads its bucket
+  and the one before, which together cover any window (a window is at most half of ``keep``).
+- Per (type, field, bucket) there are ``shards`` hashes. A key value's digest picks the hash and
+  names the field; the field holds up to ``_INLINE`` entries packed as 12 bytes each (6-byte event
+  time in ms, 6-byte digest of the event id), which keeps the hash in Redis' listpack encoding
+  (values up to 64 bytes). A busier key is *promoted*: its entries move to a sorted set of its own
+  (member = the digest, score = the time) and the field is left empty as the marker.
+- Every hash and set written gets its expiry refreshed (``keep`` + a day of wall-clock time), so a
+  bucket no one writes any more disappears as a whole; nothing is trimmed entry by entry.
+
+Speed: one script call per slot group per batch (``processor.state.keys.GROUPS``), all on the
+batch's pipeline; a call's keys share a hash tag, so it runs unchanged on Redis Cluster. Counters
+of one event type that share a key field (sign-ups per IP over 1 h and over 24 h) share entries,
+counted with two ranges.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,100 +37,207 @@ import redis
 
 from processor.messages import Event
 from processor.model.features.base import FeatureModule, HistoryCounter, history_key_value
-from processor.state.keys import Keys
+from processor.state.keys import GROUPS, Keys, digest
 
 # Keys live at least this long after their last write, beyond the longest window they serve.
 _EXPIRY_SLACK_S = 86_400
+#: Entries a hash field holds before its key is promoted to a sorted set (5 x 12 bytes <= 64).
+_INLINE = 5
+_ITEM = struct.Struct(">4I8s3I")
+_TIME = struct.Struct(">q")
 
-# KEYS[1]: the sorted set. ARGV: ttl_s, trim_below, n_adds, (member, score) * n_adds, then
-# (low, high) pairs. Adds come first, so events of one batch see each other exactly as they would
-# across batches; counts are ZCOUNT [low, high). Trimming keeps a set bounded: the caller passes
-# the oldest event time of the batch for this key minus the window minus the retention slack, so no
-# count of this batch is cut, nor a count of another partition (or processor) running up to the
-# slack behind in event time, as partitions do while a backlog is caught up.
+# KEYS: the hashes and promoted sets of one slot group. ARGV[1]: _INLINE. ARGV[2]: the items (one
+# key value in one bucket), packed (one argument instead of dozens per event: building the command
+# was a large share of the cost): per item its bucket's hash, promoted set, the previous bucket's
+# hash and promoted set (uint32 indices into KEYS), the field (8 bytes), the expiry in s (uint32),
+# n_adds and n_ranges (uint32), then n_adds x (member 6 bytes, time int64) and n_ranges x (low,
+# high int64). Every item's adds come before any count, so events of one batch see each other
+# exactly as they would across batches. Returns every count, item after item.
 _APPLY = """
-local key = KEYS[1]
-local n = tonumber(ARGV[3])
-local i = 4
-for _ = 1, n do
-  redis.call('ZADD', key, ARGV[i + 1], ARGV[i])
-  i = i + 2
+local inline = tonumber(ARGV[1])
+local blob = ARGV[2]
+local TWO32 = 4294967296
+local function time_at(v, p)
+  local hi, lo = struct.unpack('>I2I4', v, p)
+  return hi * TWO32 + lo
 end
-if n > 0 then
-  redis.call('EXPIRE', key, ARGV[1])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[2])
+local function entry(member, t)
+  return struct.pack('>I2I4', math.floor(t / TWO32), t % TWO32) .. member
 end
+local function count(v, zkey, low, high)
+  if not v then return 0 end
+  if v == '' then return redis.call('ZCOUNT', zkey, low, '(' .. high) end
+  local n = 0
+  for p = 1, #v, 12 do
+    local t = time_at(v, p)
+    if t >= low and t < high then n = n + 1 end
+  end
+  return n
+end
+local items, p = {}, 1
+while p <= #blob do
+  local h, z, ph, pz, q = struct.unpack('>I4I4I4I4', blob, p)
+  local f = string.sub(blob, q, q + 7)
+  local ttl, n, m, at = struct.unpack('>I4I4I4', blob, q + 8)
+  items[#items + 1] = {h = KEYS[h], z = KEYS[z], ph = KEYS[ph], pz = KEYS[pz], f = f, ttl = ttl, n = n, m = m, at = at}
+  p = at + 14 * n + 16 * m
+end
+local expiring = {}
+for _, it in ipairs(items) do
+  if it.n > 0 then
+    local v = redis.call('HGET', it.h, it.f) or false
+    if v == '' then
+      for a = it.at, it.at + 14 * (it.n - 1), 14 do
+        redis.call('ZADD', it.z, struct.unpack('>i8', blob, a + 6), string.sub(blob, a, a + 5))
+      end
+      expiring[it.z] = it.ttl
+    else
+      local packed = v or ''
+      local have = {}
+      for p = 1, #packed, 12 do have[string.sub(packed, p + 6, p + 11)] = true end
+      local parts = {packed}
+      local size = #packed / 12
+      for a = it.at, it.at + 14 * (it.n - 1), 14 do
+        local member = string.sub(blob, a, a + 5)
+        if not have[member] then
+          have[member] = true
+          parts[#parts + 1] = entry(member, struct.unpack('>i8', blob, a + 6))
+          size = size + 1
+        end
+      end
+      packed = table.concat(parts)
+      if size > inline then
+        for p = 1, #packed, 12 do redis.call('ZADD', it.z, time_at(packed, p), string.sub(packed, p + 6, p + 11)) end
+        expiring[it.z] = it.ttl
+        packed = ''
+      end
+      redis.call('HSET', it.h, it.f, packed)
+    end
+    expiring[it.h] = it.ttl
+  end
+end
+for key, ttl in pairs(expiring) do redis.call('EXPIRE', key, ttl) end
 local out = {}
-while i < #ARGV do
-  out[#out + 1] = redis.call('ZCOUNT', key, ARGV[i], '(' .. ARGV[i + 1])
-  i = i + 2
+for _, it in ipairs(items) do
+  if it.m > 0 then
+    local v = redis.call('HGET', it.h, it.f) or false
+    local pv = redis.call('HGET', it.ph, it.f) or false
+    local from = it.at + 14 * it.n
+    for r = from, from + 16 * (it.m - 1), 16 do
+      local low, high = struct.unpack('>i8i8', blob, r)
+      out[#out + 1] = count(v, it.z, low, high) + count(pv, it.pz, low, high)
+    end
+  end
 end
 return out
 """
 
 
 @dataclass(slots=True)
-class _KeyWork:
-    """What one batch does to one sorted set."""
+class _Item:
+    """What one batch does to one key value in one bucket."""
 
-    window_ms: int  # the longest window counted on this key
-    adds: dict[str, int] = field(default_factory=dict)  # event_id -> event time
+    keys: tuple[str, str, str, str]  # bucket hash, promoted set, previous bucket's hash and set
+    hash_field: bytes
+    ttl_s: int
+    adds: dict[bytes, int] = field(default_factory=dict)  # event id digest -> event time
     ranges: list[int] = field(default_factory=list)  # low, high, low, high, ...
     targets: list[tuple[int, str]] = field(default_factory=list)  # (event index, counter) per range
 
 
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Counters of one event type on one key field."""
+
+    tag: str  # short name of (event type, key field) in the keys
+    keep_ms: int  # bucket length: the longest window plus max(window, slack)
+    counters: tuple[HistoryCounter, ...]
+
+
 class EntityHistory:
-    def __init__(self, client: redis.Redis, keys: Keys, retention_slack_ms: int) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, retention_slack_ms: int, shards: int = 4_096) -> None:
         self._keys = keys
         self._slack_ms = retention_slack_ms
+        self._shards = shards
         self._apply = client.register_script(_APPLY)
-        # per event type: counters grouped by key field, with the longest window of each group
-        self._groups: dict[int, list[tuple[str, int, tuple[HistoryCounter, ...]]]] = {}
+        # per event type: counters grouped by key field
+        self._groups: dict[int, list[_Group]] = {}
 
-    def _grouped(self, module: FeatureModule) -> list[tuple[str, int, tuple[HistoryCounter, ...]]]:
+    def _grouped(self, event_type: str, module: FeatureModule) -> list[_Group]:
         cached = self._groups.get(id(module))
         if cached is None:
             by_field: dict[str, list[HistoryCounter]] = {}
             for counter in module.HISTORY:
                 by_field.setdefault(counter.key_field, []).append(counter)
-            cached = [(f, max(c.window_ms for c in cs), tuple(cs)) for f, cs in by_field.items()]
+            cached = []
+            for key_field, counters in by_field.items():
+                window = max(c.window_ms for c in counters)
+                tag = self._keys.history_tag(event_type, key_field)
+                cached.append(_Group(tag, window + max(window, self._slack_ms, 1), tuple(counters)))
             self._groups[id(module)] = cached
         return cached
 
     def queue(self, pipe: Any, events: Sequence[Event], modules: dict[str, FeatureModule]) -> QueuedCounts:
         """Queue the batch's adds and counts on a pipeline; returns the parser of its results."""
-        work: dict[str, _KeyWork] = {}
+        work: dict[tuple[str, int, bytes], _Item] = {}
+        bucket_keys: dict[tuple[str, int, int], tuple[str, str]] = {}  # this bucket's hash, the previous one's
+        calls: dict[int, list[_Item]] = {}
         for index, event in enumerate(events):
             module = modules.get(event.event_type)
             if module is None:
                 continue
             t = event.occurred_at
-            for key_field, window_ms, counters in self._grouped(module):
-                key_value = history_key_value(event.record, counters[0])
+            member = digest(event.event_id, size=6)
+            for group in self._grouped(event.event_type, module):
+                key_value = history_key_value(event.record, group.counters[0])
                 if key_value is None:
                     continue
-                key = self._keys.history(event.event_type, key_field, key_value)
-                item = work.get(key)
+                bucket = t // group.keep_ms
+                name = digest(group.tag, key_value, size=12)
+                item = work.get((group.tag, bucket, name))
                 if item is None:
-                    item = work[key] = _KeyWork(window_ms)
-                item.adds[event.event_id] = t
-                for counter in counters:
+                    shard = int.from_bytes(name[:4], "big") % self._shards
+                    hashes = bucket_keys.get((group.tag, shard, bucket))
+                    if hashes is None:
+                        hashes = bucket_keys[(group.tag, shard, bucket)] = (
+                            self._keys.history_bucket(group.tag, shard, bucket),
+                            self._keys.history_bucket(group.tag, shard, bucket - 1),
+                        )
+                    item = work[(group.tag, bucket, name)] = _Item(
+                        (
+                            hashes[0],
+                            Keys.promoted_beside(hashes[0], name),
+                            hashes[1],
+                            Keys.promoted_beside(hashes[1], name),
+                        ),
+                        name[4:],
+                        group.keep_ms // 1000 + _EXPIRY_SLACK_S,
+                    )
+                    calls.setdefault(shard % GROUPS, []).append(item)
+                item.adds[member] = t
+                for counter in group.counters:
                     item.ranges += (t - counter.window_ms, t)
                     item.targets.append((index, counter.name))
         first = len(pipe)
-        if work:
-            # what Script.__call__ does, once per batch instead of once per key: the pipeline
+        if calls:
+            # what Script.__call__ does, once per batch instead of once per call: the pipeline
             # makes sure Redis has the script (SCRIPT EXISTS / LOAD) before it sends the batch
             pipe.scripts.add(self._apply)
-        sha = self._apply.sha
-        for key, item in work.items():
-            keep_ms = item.window_ms + max(item.window_ms, self._slack_ms)
-            args: list[Any] = [keep_ms // 1000 + _EXPIRY_SLACK_S, min(item.adds.values()) - keep_ms, len(item.adds)]
-            for member, score in item.adds.items():
-                args += (member, score)
-            args += item.ranges
-            pipe.execute_command("EVALSHA", sha, 1, key, *args)
-        return QueuedCounts(first, list(events), [item.targets for item in work.values()], modules)
+        targets: list[list[tuple[int, str]]] = []
+        for items in calls.values():
+            keys: dict[str, int] = {}
+            packed: list[bytes] = []
+            call_targets: list[tuple[int, str]] = []
+            for item in items:
+                h, z, ph, pz = (keys.setdefault(key, len(keys) + 1) for key in item.keys)
+                n, m = len(item.adds), len(item.ranges) // 2
+                packed.append(_ITEM.pack(h, z, ph, pz, item.hash_field, item.ttl_s, n, m))
+                packed += (member + _TIME.pack(t) for member, t in item.adds.items())
+                packed.append(struct.pack(f">{2 * m}q", *item.ranges))
+                call_targets += item.targets
+            pipe.execute_command("EVALSHA", self._apply.sha, len(keys), *keys, _INLINE, b"".join(packed))
+            targets.append(call_targets)
+        return QueuedCounts(first, list(events), targets, modules)
 
 
 @dataclass(frozen=True, slots=True)

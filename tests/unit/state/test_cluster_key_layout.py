@@ -3,8 +3,8 @@
 Every script call is recorded as it is queued or made, and its keys are mapped to slots with
 the cluster's own rule: CRC16-XMODEM of the hash tag (or of the whole key) mod 16384, computed
 here from the specification rather than with the client's helper. A script whose keys sit in
-two slots would fail with CROSSSLOT on a cluster; dedupe marks and history sets must be queued
-as single-key commands on the batch's pipeline and spread over the slots.
+two slots would fail with CROSSSLOT on a cluster; dedupe marks and history sets are written by
+one call per slot group per batch, whose keys share a slot, and the groups spread over the slots.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from processor.model.features.base import HistoryCounter
 from processor.review.store import DoneRecord, ReviewStore
 from processor.state.dedupe import DedupeStore
 from processor.state.entity_history import EntityHistory
-from processor.state.keys import Keys
+from processor.state.keys import GROUPS, Keys
 from processor.state.reorder_store import BufferChange, ReorderStore
 
 SLOTS = 16384
@@ -174,34 +174,39 @@ def test_every_review_script_keeps_its_keys_in_one_slot(prefix):
         assert len({slot(k) for k in keys}) == 1, keys
 
 
-def test_dedupe_marks_are_single_key_commands_on_one_pipeline_spread_over_the_slots():
+def test_dedupe_calls_keep_their_keys_in_one_slot_and_spread_over_the_slots():
     client = _Recorder()
-    DedupeStore(client, Keys("proc:"), ttl_s=60).first_sightings(  # type: ignore[arg-type]
-        [_event(f"evt-{i}", "203.0.113.7", offset=i) for i in range(3000)]
+    DedupeStore(client, Keys("proc:"), ttl_s=60).queue(  # type: ignore[arg-type]
+        client.pipeline(), [_event(f"evt-{i}", "203.0.113.7", offset=i) for i in range(3000)]
     )
-    assert not client.script_calls()  # a plain SET per mark: no script, never two slots at once
-    keys = [keys[0] for name, _, keys in client.calls if name == "SET"]
-    assert len(keys) == 3000
-    _assert_spread(keys)
+    calls = client.script_calls()
+    assert len(calls) <= GROUPS  # one call per slot group, not one command per mark
+    assert sum(len(keys) for keys in calls) >= 3000  # hashes of the current and previous bucket per shard
+    for keys in calls:
+        assert len({slot(k) for k in keys}) == 1, keys
+    _assert_spread_groups([keys[0] for keys in calls])
 
 
-def test_history_scripts_touch_one_key_each_and_spread_over_the_slots():
+def test_history_calls_keep_their_keys_in_one_slot_and_spread_over_the_slots():
     client = _Recorder()
     history = EntityHistory(client, Keys("proc:"), retention_slack_ms=60_000)  # type: ignore[arg-type]
     pipe = client.pipeline()
     events = [_event(f"evt-{i}", f"198.51.{i // 256}.{i % 256}") for i in range(3000)]
-    history.queue(pipe, events, {"signup": _Module()})  # type: ignore[dict-item]
+    queued = history.queue(pipe, events, {"signup": _Module()})  # type: ignore[dict-item]
     calls = client.script_calls()
-    assert len(calls) == 3000  # one call per distinct key, both counters of a field in it
-    assert {len(keys) for keys in calls} == {1}
-    _assert_spread([keys[0] for keys in calls])
+    assert len(calls) <= GROUPS
+    # per IP: its shard's hash and its promoted set, of this bucket and the one before
+    for keys in calls:
+        assert len({slot(k) for k in keys}) == 1, keys
+    _assert_spread_groups([keys[0] for keys in calls])
+    assert sum(len(t) for t in queued.targets) == 2 * 3000
 
 
-def _assert_spread(keys: list[str]) -> None:
-    """Keys without neighbours land all over the cluster: on each third of the slots (three masters
-    of a freshly created cluster) about a third of them, and in many distinct slots."""
-    slots = [slot(k) for k in keys]
-    assert len(set(slots)) > len(keys) * 0.8
+def _assert_spread_groups(firsts: list[str]) -> None:
+    """Slot groups land all over the cluster: each in a slot of its own, and on each third of the
+    slots (three masters of a freshly created cluster) about a third of them."""
+    slots = [slot(k) for k in firsts]
+    assert len(set(slots)) == len(slots) > GROUPS * 0.9
     thirds = Counter(s * 3 // SLOTS for s in slots)
     for third in range(3):
-        assert abs(thirds[third] - len(keys) / 3) < len(keys) * 0.05, thirds
+        assert abs(thirds[third] - len(slots) / 3) < len(slots) * 0.1, thirds

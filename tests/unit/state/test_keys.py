@@ -5,15 +5,16 @@ from __future__ import annotations
 import pytest
 from redis.crc import key_slot
 
-from processor.state.keys import Keys
+from processor.state.keys import GROUPS, Keys
 
 PREFIXES = ["proc:", "tenant-a/processor:", ""]
 
 
 def all_keys(keys: Keys, topic: str = "events.raw", partition: int = 3) -> dict[str, str]:
     return {
-        "dedupe": keys.dedupe("evt-1"),
-        "history": keys.history("user_signed_up", "signups_per_ip_1h", "203.0.113.7"),
+        "dedupe": keys.dedupe_bucket(7, 20_000),
+        "history": keys.history_bucket(keys.history_tag("user_signed_up", "ip_address"), 7, 400),
+        "history_promoted": keys.history_promoted("Ab3d", 7, 400, b"0123456789ab"),
         "buffer_state": keys.buffer_state(topic, partition),
         "buffer_items": keys.buffer_items(topic, partition),
         "buffer_undo": keys.buffer_undo(topic, partition, 17),
@@ -50,10 +51,30 @@ def test_every_key_starts_with_the_prefix(prefix):
             assert key.startswith(prefix), key
 
 
-def test_plain_keys_have_no_hash_tag():
+def test_dedupe_and_history_keys_carry_a_slot_group_tag():
     keys = Keys("proc:")
-    assert hash_tag(keys.dedupe("evt-1")) is None
-    assert hash_tag(keys.history("t", "c", "v")) is None
+    assert hash_tag(keys.dedupe_bucket(7, 20_000)) == "d7"
+    assert hash_tag(keys.dedupe_bucket(7 + GROUPS, 20_000)) == "d7"  # shards of one group share its slot
+    assert hash_tag(keys.dedupe_bucket(7, 20_001)) == "d7"  # and so do the buckets of one shard
+    tag = keys.history_tag("t", "c")
+    # a shard's hashes of two buckets and its promoted sets: one slot, so one script can take them all
+    assert {
+        hash_tag(keys.history_bucket(tag, 7, 400)),
+        hash_tag(keys.history_bucket(tag, 7, 399)),
+        hash_tag(keys.history_promoted(tag, 7, 400, b"x" * 12)),
+        hash_tag(keys.history_bucket(tag, 7 + GROUPS, 400)),
+    } == {"h7"}
+
+
+def test_compact_names_differ_by_every_part():
+    keys = Keys("proc:")
+    tags = {keys.history_tag(t, f) for t in ("a", "ab") for f in ("b", "c", "bc")}
+    assert len(tags) == 6
+    assert keys.history_tag("a", "bc") != keys.history_tag("ab", "c")  # parts are not just concatenated
+    names = {keys.history_bucket(tag, s, b) for tag in tags for s in (1, 2) for b in (399, 400)}
+    assert len(names) == 24
+    assert len({keys.history_promoted("tag", 1, 400, bytes([i]) * 12) for i in range(50)}) == 50
+    assert len({keys.dedupe_bucket(s, b) for s in range(300) for b in (1, 2)}) == 600
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
@@ -89,5 +110,5 @@ def test_undo_keys_differ_by_generation():
 
 def test_keys_are_distinct_by_kind():
     keys = Keys("proc:")
-    assert keys.dedupe("x") != keys.history("x", "x", "x")
-    assert len(set(all_keys(keys).values())) == 5
+    assert keys.dedupe_bucket(0, 0) != keys.history_bucket("x", 0, 0)
+    assert len(set(all_keys(keys).values())) == 6
