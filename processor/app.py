@@ -1,6 +1,6 @@
 """The loop: consume a batch, run the pipeline, commit outputs and offsets in one transaction.
 
-Consume-transform-produce with Kafka transactions (DESIGN.md section 5). Per batch:
+Consume-transform-produce with Kafka transactions (docs/design.md §5). Per batch:
 ``pipeline.process`` (which applies the batch's reorder-buffer change to Redis as generation
 g+1), then ``begin_transaction``, produce, ``send_offsets_to_transaction`` with the generation in
 each partition's commit metadata, ``commit_transaction``. If anything fails before the commit
@@ -27,6 +27,7 @@ from typing import Any
 import redis
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from processor.batch_stats import BatchStats
 from processor.checkpointing.metadata import CommitMetadata
 from processor.config import PipelinesConfig, Settings
 from processor.decide.killswitch import MODES
@@ -40,7 +41,7 @@ from processor.model.rollout_metrics import RolloutMetrics
 from processor.monitoring.http import Health
 from processor.monitoring.metrics import Metrics
 from processor.monitoring.monitor import Monitor, worker_references
-from processor.pipeline import BatchStats, Pipeline, PreparedBatch
+from processor.pipeline import Pipeline, PreparedBatch
 from processor.serializers.registry import RegistrationRefused, RegistryUnavailable
 from processor.serializers.schemas import SchemaStore
 from processor.stages.reorder import PartitionBuffer, restore

@@ -14,7 +14,7 @@ from typing import Any
 import redis
 
 from processor.messages import Event
-from processor.quarantine.headers import dedupe_identity
+from processor.replay_headers import dedupe_identity
 from processor.state.keys import Keys
 
 
@@ -34,7 +34,7 @@ class DedupeStore:
             mark = event.raw.position.encode()
             marks.append(mark)
             # a replayed quarantined event is keyed by its replay, not its event_id alone, so the mark
-            # of its quarantined attempt does not drop it (processor/quarantine/headers.py)
+            # of its quarantined attempt does not drop it (processor/replay_headers.py)
             identity = dedupe_identity(event.event_id, event.raw.headers)
             # the raw command: redis-py's ``set()`` wrapper costs more than the round trip here
             pipe.execute_command("SET", self._keys.dedupe(identity), mark, "NX", "GET", "EX", self._ttl_s, get=True)
