@@ -46,7 +46,12 @@ from processor.serializers.registry import RegistrationRefused, RegistryUnavaila
 from processor.serializers.schemas import SchemaStore
 from processor.stages.reorder import PartitionBuffer, restore
 from processor.state.redis_client import UNAVAILABLE, connect
-from processor.state.reorder_store import OwnershipLostError, StateLostError
+from processor.state.reorder_store import (
+    GenerationConflictError,
+    OwnershipLostError,
+    StateLostError,
+    script_refusal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -307,9 +312,13 @@ class Processor:
         try:
             prepared = self.pipeline.process(raws, self._buffers, flush=flush, keep_samples=2)
         except redis.ResponseError as exc:
-            if "OWNER_CONFLICT" in str(exc):
-                raise OwnershipLostError("ownership_lost", str(exc)) from exc
-            self._redis_outage(exc)
+            refused = script_refusal(exc)
+            if isinstance(refused, OwnershipLostError):
+                raise refused from exc
+            if isinstance(refused, GenerationConflictError):
+                self._generation_conflict(refused)
+            else:
+                self._redis_outage(exc)
             return
         except UNAVAILABLE as exc:
             self._redis_outage(exc)
@@ -562,6 +571,16 @@ class Processor:
                 self.health.beat()
                 time.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
+
+    def _generation_conflict(self, exc: GenerationConflictError) -> None:
+        """Redis refused a buffer change: it holds another generation than the batch was built on.
+        Redis answered, so the processor stays healthy; nothing was committed, and the rewind to
+        the last commit reconciles the partition (or rebuilds it, when Redis lost its state)."""
+        log.error("%s; redoing the batch from the last commit", exc, extra={"error_code": exc.code})
+        try:
+            self._rewind()
+        except UNAVAILABLE as again:
+            self._redis_outage(again)
 
     def _redis_outage(self, exc: Exception) -> None:
         """Redis failed mid-batch: nothing was committed. Wait for it, then redo from the commit."""
