@@ -35,6 +35,7 @@ SERVING = (
     "processor.model.registry",
     "processor.model.native",
     "processor.model.artifact",
+    "processor.model.loading",
     "processor.decide",
     "processor.monitoring",
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,18 @@ def make_package(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
 
 def test_the_processor_package_keeps_its_layers() -> None:
     assert check.violations(ROOT / "processor") == []
+
+
+def test_loading_the_serving_path_loads_no_training_module_even_through_a_library() -> None:
+    # the static check sees processor/ only; a third-party import that pulls scipy in shows up here
+    modules = [m for m in check.SERVING if importlib.util.find_spec(m) is not None] + ["processor.cli"]
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        f"print('\\n'.join(sorted(m for m in sys.modules if any(m == t or m.startswith(t + '.') for t in {check.TRAINING!r}))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.split() == []
 
 
 def test_a_module_level_cycle_fails(make_package: Callable[[dict[str, str]], Path]) -> None:
