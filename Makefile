@@ -112,10 +112,12 @@ eval: setup ## the jira urgency models on the real Hadoop tickets: rolling time 
 config-reference: setup ## regenerate docs/configuration.md from the settings model
 	$(VENV)/bin/processor config reference --write
 
-lint: setup alerts-check ## ruff (lint and format check), mypy, promtool on the alert rules
-	$(VENV)/bin/ruff check processor tests bench
-	$(VENV)/bin/ruff format --check processor tests bench
+lint: setup alerts-check ## ruff (lint and format check), mypy, the import layers (docs/design.md), promtool on the alert rules
+	$(VENV)/bin/ruff check processor tests bench tools
+	$(VENV)/bin/ruff format --check processor tests bench tools
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy tools/check_layers.py
+	$(PY) tools/check_layers.py
 
 alerts-check: ## promtool check + unit-test the alert rules (installs Debian's prometheus package when missing)
 	bash deploy/local/ensure-prometheus.sh
@@ -123,8 +125,8 @@ alerts-check: ## promtool check + unit-test the alert rules (installs Debian's p
 	promtool test rules deploy/prometheus/alerts.test.yml
 
 format: setup ## apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix processor tests bench
-	$(VENV)/bin/ruff format processor tests bench
+	$(VENV)/bin/ruff check --fix processor tests bench tools
+	$(VENV)/bin/ruff format processor tests bench tools
 
 clean: ## remove the virtualenv and caches (not the stack's data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

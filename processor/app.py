@@ -1,6 +1,6 @@
 """The loop: consume a batch, run the pipeline, commit outputs and offsets in one transaction.
 
-Consume-transform-produce with Kafka transactions (DESIGN.md section 5). Per batch:
+Consume-transform-produce with Kafka transactions (docs/design.md §5). Per batch:
 ``pipeline.process`` (which applies the batch's reorder-buffer change to Redis as generation
 g+1), then ``begin_transaction``, produce, ``send_offsets_to_transaction`` with the generation in
 each partition's commit metadata, ``commit_transaction``. If anything fails before the commit
@@ -27,6 +27,7 @@ from typing import Any
 import redis
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from processor.batch_stats import BatchStats
 from processor.checkpointing.metadata import CommitMetadata
 from processor.config import PipelinesConfig, Settings
 from processor.decide.killswitch import MODES
@@ -40,12 +41,17 @@ from processor.model.rollout_metrics import RolloutMetrics
 from processor.monitoring.http import Health
 from processor.monitoring.metrics import Metrics
 from processor.monitoring.monitor import Monitor, worker_references
-from processor.pipeline import BatchStats, Pipeline, PreparedBatch
+from processor.pipeline import Pipeline, PreparedBatch
 from processor.serializers.registry import RegistrationRefused, RegistryUnavailable
 from processor.serializers.schemas import SchemaStore
 from processor.stages.reorder import PartitionBuffer, restore
 from processor.state.redis_client import UNAVAILABLE, connect
-from processor.state.reorder_store import OwnershipLostError, StateLostError
+from processor.state.reorder_store import (
+    GenerationConflictError,
+    OwnershipLostError,
+    StateLostError,
+    script_refusal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -312,9 +318,13 @@ class Processor:
         try:
             prepared = self.pipeline.process(raws, self._buffers, flush=flush, keep_samples=2)
         except redis.ResponseError as exc:
-            if "OWNER_CONFLICT" in str(exc):
-                raise OwnershipLostError("ownership_lost", str(exc)) from exc
-            self._redis_outage(exc)
+            refused = script_refusal(exc)
+            if isinstance(refused, OwnershipLostError):
+                raise refused from exc
+            if isinstance(refused, GenerationConflictError):
+                self._generation_conflict(refused)
+            else:
+                self._redis_outage(exc)
             return
         except UNAVAILABLE as exc:
             self._redis_outage(exc)
@@ -567,6 +577,16 @@ class Processor:
                 self.health.beat()
                 time.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
+
+    def _generation_conflict(self, exc: GenerationConflictError) -> None:
+        """Redis refused a buffer change: it holds another generation than the batch was built on.
+        Redis answered, so the processor stays healthy; nothing was committed, and the rewind to
+        the last commit reconciles the partition (or rebuilds it, when Redis lost its state)."""
+        log.error("%s; redoing the batch from the last commit", exc, extra={"error_code": exc.code})
+        try:
+            self._rewind()
+        except UNAVAILABLE as again:
+            self._redis_outage(again)
 
     def _redis_outage(self, exc: Exception) -> None:
         """Redis failed mid-batch: nothing was committed. Wait for it, then redo from the commit."""

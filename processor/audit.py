@@ -1,4 +1,4 @@
-"""Check the accounting identity (DESIGN.md section 2) from the topics alone.
+"""Check the accounting identity (docs/design.md §2) from the topics alone.
 
 Every input record must have exactly one output (on the scored, review or quarantine topic,
 found through the outputs' lineage headers) or be a dropped duplicate: an input whose event_id

@@ -8,10 +8,9 @@ confluent-kafka's ``ValueDeserializationError`` keeps ``kafka_message``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-if TYPE_CHECKING:
-    from processor.messages import RawMessage
+from processor.raw_message import RawMessage
 
 
 class ProcessorError(Exception):

@@ -6,26 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from processor.errors import ProcessorError
-
-Headers = tuple[tuple[str, bytes | None], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RawMessage:
-    """A Kafka record exactly as consumed. Quarantine forwards these bytes unchanged."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Headers = ()
-    timestamp_ms: int | None = None
-
-    @property
-    def position(self) -> str:
-        """``topic:partition:offset``: names this input record uniquely (used as the dedupe mark)."""
-        return f"{self.topic}:{self.partition}:{self.offset}"
+from processor.raw_message import Headers as Headers
+from processor.raw_message import RawMessage as RawMessage
 
 
 @dataclass(frozen=True, slots=True)

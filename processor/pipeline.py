@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import redis
 
+from processor.batch_stats import BatchStats, DriftSample
 from processor.config import PipelinesConfig, Settings
 from processor.decide.killswitch import KillSwitch
 from processor.decide.rules import compile_rules
@@ -27,9 +28,8 @@ from processor.logs import log_quarantined
 from processor.messages import Event, OutputRecord, RawMessage, Rejected, Scored
 from processor.model.features.base import FeatureModule, load_feature_module
 from processor.model.registry import ModelRegistry
-from processor.model.shadow import ShadowComparer, ShadowResult
+from processor.model.shadow import ShadowComparer
 from processor.model.worker import ModelWorker
-from processor.monitoring.monitor import DriftSample
 from processor.serializers.outputs import OutputEncoder
 from processor.serializers.registry import OutputSchemaIds, RegistryUnavailable, WriterSchemas, make_client
 from processor.serializers.schemas import SchemaStore
@@ -43,29 +43,6 @@ from processor.state.keys import Keys
 from processor.state.reorder_store import BufferChange, ReorderStore
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class BatchStats:
-    """What a batch did; turned into metrics and run totals only once its transaction commits."""
-
-    inputs: int = 0
-    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (event_type, outcome)
-    quarantined: Counter[tuple[str, str]] = field(default_factory=Counter)  # (stage, code)
-    duplicates: Counter[str] = field(default_factory=Counter)
-    late: Counter[tuple[str, str]] = field(default_factory=Counter)
-    coercions: Counter[str] = field(default_factory=Counter)
-    decisions: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    model_failures: Counter[tuple[str, str]] = field(default_factory=Counter)
-    scores: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    ingest_ms: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    samples: list[Scored] = field(default_factory=list)
-    answered: list[tuple[int, int]] = field(default_factory=list)  # (partition, offset) given an output
-    killswitched: Counter[str] = field(default_factory=Counter)
-    event_ms: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))  # occurred_at of outputs
-    drift: list[DriftSample] = field(default_factory=list)  # each model call's matrix and scores
-    shadow: list[ShadowResult] = field(default_factory=list)  # shadow-model comparisons
 
 
 @dataclass(slots=True)

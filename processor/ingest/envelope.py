@@ -1,4 +1,4 @@
-"""The envelope of DESIGN.md §2, checked on events posted to ``/v1/events``.
+"""The envelope of docs/design.md §2, checked on events posted to ``/v1/events``.
 
 Only the envelope: the processor validates each type's fields against its Avro schema and
 quarantines what fails. Checking the envelope here gives the client a 422 it can act on for

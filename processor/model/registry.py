@@ -32,6 +32,7 @@ import redis
 from processor.errors import ProcessorError
 from processor.model.artifact import ArtifactRef, find_artifact, list_versions
 from processor.model.features.base import FeatureModule
+from processor.model.loading import load_model
 
 LOG_LENGTH = 100
 Role = Literal["active", "shadow"]
@@ -195,9 +196,7 @@ class ModelRegistry:
 
 def check_loadable(ref: ArtifactRef, module: FeatureModule) -> None:
     """Everything a processor will check when it loads ``ref``; raises ``ArtifactError`` if any fails."""
-    from processor.model.worker import load_model  # the worker's own loader: one definition of "loadable"
-
-    load_model(ref, module)
+    load_model(ref, module)  # the worker's own loader: one definition of "loadable"
 
 
 def _text(value: Any) -> str | None:

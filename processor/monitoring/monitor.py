@@ -15,7 +15,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -27,20 +26,10 @@ from processor.monitoring.drift import DriftWindow, ModelReference, WindowStats
 from processor.monitoring.metrics import Metrics
 
 if TYPE_CHECKING:
+    from processor.batch_stats import BatchStats
     from processor.model.artifact import ArtifactRef
-    from processor.pipeline import BatchStats
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class DriftSample:
-    """One model call's inputs and outputs: a batch's feature matrix of one type and its scores."""
-
-    event_type: str
-    model_version: str | None
-    features: npt.NDArray[np.float64]
-    scores: npt.NDArray[np.float64] | None
 
 
 class _ArtifactSource(Protocol):

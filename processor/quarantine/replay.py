@@ -1,7 +1,7 @@
 """Replay quarantined records to the input topic, once each.
 
 The original key, value and headers go back to the input topic unchanged, plus headers that
-record the replay (``processor.quarantine.headers``). Two things keep a selection from being
+record the replay (``processor.replay_headers``). Two things keep a selection from being
 produced twice:
 
 - a ledger in Redis (one key per replayed quarantine record, set after the produce is
@@ -27,7 +27,8 @@ from confluent_kafka import KafkaError, Message, Producer
 from processor.config import Settings
 from processor.kafka.clients import MAX_OUTPUT_MESSAGE_BYTES
 from processor.messages import Headers
-from processor.quarantine.headers import (
+from processor.quarantine.records import QuarantinedRecord
+from processor.replay_headers import (
     REPLAY_OF,
     REPLAY_REASON,
     REPLAY_SOURCE,
@@ -35,7 +36,6 @@ from processor.quarantine.headers import (
     REPLAYED_BY,
     without_replay_headers,
 )
-from processor.quarantine.records import QuarantinedRecord
 from processor.state.redis_client import read_many
 
 

@@ -42,7 +42,6 @@ class PartitionBuffer:
     owner: str = ""  # this process's claim on the partition's Redis state
     clocks: dict[str, _Clock] = field(default_factory=dict)
     heaps: dict[str, list[tuple[tuple[int, int, int], Event]]] = field(default_factory=dict)
-    persisted: set[int] = field(default_factory=set)  # offsets whose payload is in Redis
     # this batch's pending changes
     _added: dict[int, Event] = field(default_factory=dict)
     _removed: set[int] = field(default_factory=set)
@@ -105,8 +104,6 @@ class PartitionBuffer:
             removed=sorted(self._removed),
             owner=self.owner,
         )
-        self.persisted.update(self._added)
-        self.persisted.difference_update(self._removed)
         self._added = {}
         self._removed = set()
         self._dirty = False
@@ -126,7 +123,6 @@ def restore(topic: str, partition: int, stored: StoredPartition, now: float, own
         event = decode_event(topic, partition, offset, payload)
         heapq.heappush(buffer.heaps.setdefault(event.event_type, []), (event.order_key, event))
         buffer.clocks.setdefault(event.event_type, _Clock(last_arrival=now))
-        buffer.persisted.add(offset)
     return buffer
 
 

@@ -131,34 +131,39 @@ class _FieldPlan:
     int_range: tuple[int, int] | None
 
 
-_PLANS: dict[int, tuple[tuple[_FieldPlan, ...], frozenset[str]]] = {}
+#: id(schema) -> (the schema, its plan). The entry holds the schema itself: while it is cached its
+#: id cannot go to another object, so a lookup by id never returns another schema's plan (a dict
+#: cannot be weakly referenced, and hashing the schema's content on every record would cost more).
+_PLANS: dict[int, tuple[dict[str, Any], tuple[tuple[_FieldPlan, ...], frozenset[str]]]] = {}
 
 
 def _plan(schema: dict[str, Any]) -> tuple[tuple[_FieldPlan, ...], frozenset[str]]:
     """The fields of a record schema, prepared once per schema object (schemas live for the process)."""
-    cached = _PLANS.get(id(schema))
-    if cached is None:
-        plans = []
-        for field in schema["fields"]:
-            kind = field["type"]
-            nullable = False
-            if isinstance(kind, list) and len(kind) == 2 and "null" in kind:
-                nullable, kind = True, next(k for k in kind if k != "null")
-            if isinstance(kind, dict) and set(kind) <= {"type", "logicalType"}:
-                kind = kind["type"]  # e.g. timestamp-millis longs: an int passes as it is
-            fast = _FAST_TYPES.get(kind) if isinstance(kind, str) else None
-            plans.append(
-                _FieldPlan(
-                    field["name"],
-                    field["type"],
-                    "default" in field,
-                    field.get("default"),
-                    fast,
-                    nullable,
-                    _INT_RANGE.get(kind) if isinstance(kind, str) else None,
-                )
+    entry = _PLANS.get(id(schema))
+    if entry is not None and entry[0] is schema:
+        return entry[1]
+    plans = []
+    for field in schema["fields"]:
+        kind = field["type"]
+        nullable = False
+        if isinstance(kind, list) and len(kind) == 2 and "null" in kind:
+            nullable, kind = True, next(k for k in kind if k != "null")
+        if isinstance(kind, dict) and set(kind) <= {"type", "logicalType"}:
+            kind = kind["type"]  # e.g. timestamp-millis longs: an int passes as it is
+        fast = _FAST_TYPES.get(kind) if isinstance(kind, str) else None
+        plans.append(
+            _FieldPlan(
+                field["name"],
+                field["type"],
+                "default" in field,
+                field.get("default"),
+                fast,
+                nullable,
+                _INT_RANGE.get(kind) if isinstance(kind, str) else None,
             )
-        cached = _PLANS[id(schema)] = (tuple(plans), frozenset(p.name for p in plans))
+        )
+    cached = (tuple(plans), frozenset(p.name for p in plans))
+    _PLANS[id(schema)] = (schema, cached)
     return cached
 
 

@@ -34,7 +34,7 @@ from typing import Any
 import redis
 
 from processor.messages import Event
-from processor.quarantine.headers import dedupe_identity
+from processor.replay_headers import dedupe_identity
 from processor.state.keys import GROUPS, Keys, digest
 
 #: A processor's clock may run this far ahead of another's without a duplicate slipping through at
@@ -129,7 +129,7 @@ class DedupeStore:
         calls: dict[int, tuple[dict[int, int], list[str], list[bytes], list[int]]] = {}
         for index, event in enumerate(events):
             # a replayed quarantined event is keyed by its replay, not its event_id alone, so the mark
-            # of its quarantined attempt does not drop it (processor/quarantine/headers.py)
+            # of its quarantined attempt does not drop it (processor/replay_headers.py)
             name = digest(dedupe_identity(event.event_id, event.raw.headers), size=12)
             shard = int.from_bytes(name[:4], "big") % self._shards
             first, keys, packed, order = calls.setdefault(shard % GROUPS, ({}, [], [], []))

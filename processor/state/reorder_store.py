@@ -96,6 +96,35 @@ class StateLostError(StateError):
     """Redis holds an older generation than Kafka committed: its data was lost (no AOF, flushed)."""
 
 
+class GenerationConflictError(StateError):
+    """A buffer change was refused: Redis holds another generation of the partition than the batch
+    was built on (Redis lost data since, or something else wrote it). Redis answered, so this is
+    no outage; the batch is redone from the last commit, which reconciles the partition."""
+
+
+#: The codes the scripts' error replies start with, and the error (and its code) each one means.
+_REFUSALS: dict[str, tuple[type[StateError], str]] = {
+    "OWNER_CONFLICT": (OwnershipLostError, "ownership_lost"),
+    "GENERATION_CONFLICT": (GenerationConflictError, "generation_conflict"),
+}
+
+
+def script_refusal(exc: redis.ResponseError) -> StateError | None:
+    """The typed error of a reorder script's refusal, or None when ``exc`` is another Redis error.
+
+    The script's error reply starts with its code (``OWNER_CONFLICT``, ``GENERATION_CONFLICT``).
+    Inside a pipeline, redis-py puts ``Command # n (<the command, truncated>) of pipeline caused
+    error: `` before the reply; the command's text may hold event bytes, so only what follows the
+    last such prefix is read, and only its first word is matched.
+    """
+    reply = str(exc).rpartition(" caused error: ")[2]
+    refused = _REFUSALS.get(reply.partition(" ")[0])
+    if refused is None:
+        return None
+    error, code = refused
+    return error(code, reply)
+
+
 @dataclass(frozen=True, slots=True)
 class StoredPartition:
     generation: int
@@ -200,7 +229,7 @@ class ReorderStore:
                     args=[gen, owner],
                 )
             except redis.ResponseError as exc:
-                if "OWNER_CONFLICT" in str(exc):
+                if isinstance(script_refusal(exc), OwnershipLostError):
                     raise OwnershipLostError("ownership_lost", f"{topic}[{partition}]: {exc}") from exc
                 raise StateError(
                     "reconcile_failed", f"cannot undo generation {gen} of {topic}[{partition}]: {exc}"

@@ -28,7 +28,7 @@ from confluent_kafka import Consumer, TopicPartition
 from helpers.kafka import produce, settings_env, wait_for
 from processor.audit import audit, read_topic
 from processor.config import PROJECT_ROOT, Settings
-from processor.quarantine.headers import REPLAY_OF, REPLAY_SOURCE
+from processor.replay_headers import REPLAY_OF, REPLAY_SOURCE
 from processor.serializers.outputs import decode_json_output
 from processor.simulate import FaultMix, simulate
 

@@ -110,7 +110,7 @@ def test_images_build_from_the_dockerfile_and_kafka_matches_the_local_stack(comp
     match = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom)
     assert match is not None
     assert compose["services"]["kafka"]["image"] == f"apache/kafka:{match[1]}"
-    # DESIGN.md: Redis runs with AOF
+    # docs/design.md §4: Redis runs with AOF
     assert "--appendonly yes" in " ".join(compose["services"]["redis"]["command"])
 
 

@@ -22,8 +22,9 @@ from processor.model.artifact import MODEL_FILE
 from processor.model.baselines import fit_logistic_regression
 from processor.model.features import load_feature_module
 from processor.model.linear import LinearModel, LinearModelError
+from processor.model.loading import load_model
 from processor.model.training import Preset, train_model
-from processor.model.worker import ModelWorker, load_model
+from processor.model.worker import ModelWorker
 
 NOW = datetime(2024, 7, 15, tzinfo=UTC)
 

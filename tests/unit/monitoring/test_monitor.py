@@ -6,11 +6,11 @@ from typing import Any
 import numpy as np
 from prometheus_client import CollectorRegistry, Histogram
 
+from processor.batch_stats import BatchStats, DriftSample
 from processor.config import MonitoringSettings
 from processor.monitoring.drift import ModelReference
 from processor.monitoring.metrics import Metrics
-from processor.monitoring.monitor import DriftSample, Monitor, observe_many
-from processor.pipeline import BatchStats
+from processor.monitoring.monitor import Monitor, observe_many
 
 from .conftest import MetadataFactory, normal_traffic
 

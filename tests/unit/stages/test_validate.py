@@ -413,3 +413,15 @@ def test_check_config_fields(schema_store, pipelines):
     assert info.value.code == "unknown_check_field"
     assert "emial" in info.value.message
     assert info.value.stage == "config"
+
+
+def test_a_schema_freed_and_its_id_reused_gets_its_own_field_plan():
+    # CPython hands a freed dict's address to the next one of its size: a cache keyed by id() alone
+    # would read the first schema's fields for every later one.
+    from processor.stages.validate import _plan
+
+    for i in range(50):
+        schema: dict[str, Any] = {"type": "record", "name": f"R{i}", "fields": [{"name": f"f{i}", "type": "int"}]}
+        plans, known = _plan(schema)
+        assert [p.name for p in plans] == [f"f{i}"] and known == {f"f{i}"}
+        del schema

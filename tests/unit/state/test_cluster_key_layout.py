@@ -1,4 +1,4 @@
-"""Redis Cluster readiness of what the state code actually sends (DESIGN.md §4).
+"""Redis Cluster readiness of what the state code actually sends (docs/design.md §4).
 
 Every script call is recorded as it is queued or made, and its keys are mapped to slots with
 the cluster's own rule: CRC16-XMODEM of the hash tag (or of the whole key) mod 16384, computed

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from processor.quarantine.headers import REPLAY_OF, REPLAY_SOURCE, dedupe_identity, replay_of, without_replay_headers
+from processor.replay_headers import REPLAY_OF, REPLAY_SOURCE, dedupe_identity, replay_of, without_replay_headers
 
 
 def test_an_ordinary_event_is_deduplicated_on_its_event_id() -> None:

@@ -6,6 +6,9 @@ after dedupe). Deduplicating on ``event_id`` alone would drop the replay as a du
 attempt it is meant to fix. So a replayed event is deduplicated on ``event_id`` plus the
 quarantine record it replays (``topic:partition:offset`` of that record): the replay is a first
 sighting, and a second replay of the same quarantine record is a duplicate, dropped and counted.
+
+A module of its own, not under quarantine/: the dedupe state reads it, and state never imports
+quarantine (docs/design.md §10).
 """
 
 from __future__ import annotations
