@@ -18,7 +18,8 @@ from processor.errors import ConfigError
 from processor.kafka.clients import reader_config
 from processor.kafka.records import headers_of
 from processor.messages import Headers
-from processor.serializers.outputs import decode_json_output
+from processor.serializers.outputs import decode_json_output, decode_registry_output
+from processor.serializers.registry import CONFLUENT_MAGIC
 from processor.serializers.schemas import SchemaStore
 
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
@@ -127,7 +128,9 @@ class QuarantineDecoder:
         if value is None:
             raise ValueError("quarantine message has no value")
         headers = dict(headers_of(message))
-        if headers.get("content-type") == b"avro/binary":
+        if value.startswith(CONFLUENT_MAGIC):  # outputs.format avro-registry
+            data = decode_registry_output("quarantine", value, headers)
+        elif headers.get("content-type") == b"avro/binary":
             if self._avro_schema is None:
                 raise ValueError("quarantine record is Avro but schemas/output/quarantine.avsc is missing")
             decoded = fastavro.schemaless_reader(io.BytesIO(value), self._avro_schema, None)

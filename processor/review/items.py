@@ -10,6 +10,8 @@ from typing import Any
 import orjson
 
 from processor.config import PipelinesConfig, ReviewSettings
+from processor.serializers.outputs import decode_registry_output
+from processor.serializers.registry import CONFLUENT_MAGIC
 
 #: Fields a review record must carry for a reviewer to decide it (schemas/output/review.avsc).
 _REQUIRED = ("event_id", "event_type", "entity_id", "occurred_at", "processed_at", "decision", "review_reason")
@@ -120,13 +122,19 @@ class Choices:
 def parse_review_record(
     value: bytes | None, position: Position | None = None, headers: Mapping[str, bytes | None] | None = None
 ) -> ReviewItem:
-    """A JSON review record (the processor's output encoding) to an item; bad records raise ReviewRecordError."""
+    """A review record (JSON, or ``avro-registry`` Avro) to an item; bad records raise ReviewRecordError."""
     if value is None:
         raise ReviewRecordError("tombstone", "the review record has no value")
-    try:
-        record = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise ReviewRecordError("invalid_json", f"not JSON: {exc}") from exc
+    if value.startswith(CONFLUENT_MAGIC):  # outputs.format avro-registry
+        try:
+            record = decode_registry_output("review", value, headers or {})
+        except ValueError as exc:
+            raise ReviewRecordError("invalid_avro", f"not a review record: {exc}") from exc
+    else:
+        try:
+            record = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise ReviewRecordError("invalid_json", f"not JSON: {exc}") from exc
     if not isinstance(record, dict):
         raise ReviewRecordError("not_an_object", "the review record is not a JSON object")
     missing = [name for name in _REQUIRED if record.get(name) in (None, "")]

@@ -8,13 +8,16 @@ base64 strings, so any byte sequence survives the round trip exactly.
 from __future__ import annotations
 
 import base64
+import io
+from collections.abc import Mapping
 from typing import Any, Literal
 
+import fastavro
 import orjson
 
 from processor.serializers.avro import encode_record
-from processor.serializers.registry import OutputSchemaIds, frame
-from processor.serializers.schemas import SchemaStore
+from processor.serializers.registry import CONFLUENT_HEADER_SIZE, CONFLUENT_MAGIC, OutputSchemaIds, frame
+from processor.serializers.schemas import SchemaStore, output_schema, without_logical_types
 
 _BYTES_FIELDS = ("key", "value")
 
@@ -91,4 +94,44 @@ def decode_json_output(value: bytes) -> dict[str, Any]:
             {"key": h["key"], "value": base64.b64decode(h["value"]) if h["value"] is not None else None}
             for h in record["headers"]
         ]
+    return record
+
+
+_OWN_READERS: dict[str, tuple[bytes, bytes, Any]] = {}
+
+
+def decode_registry_output(schema_name: str, value: bytes, headers: Mapping[str, bytes | None]) -> dict[str, Any]:
+    """Read one of this project's own ``avro-registry`` outputs (review app, quarantine tools).
+
+    The processor registers exactly the output schemas the package carries, and every record names
+    its schema and version in headers (``processor-schema``, ``processor-schema-version``), so the
+    package's schema reads it without a registry round trip: a registry outage cannot stop the review
+    app or the quarantine tools. A record another schema or version wrote is refused (ValueError),
+    never misread. Times come back as epoch milliseconds, as in JSON.
+    """
+    reader = _OWN_READERS.get(schema_name)
+    if reader is None:
+        schema = output_schema(schema_name)
+        full_name = f"{schema['namespace']}.{schema['name']}".encode()
+        version = str(int(schema.get("version", 1))).encode()
+        reader = _OWN_READERS[schema_name] = (
+            full_name,
+            version,
+            fastavro.parse_schema(without_logical_types(schema), _write_hint=False),
+        )
+    full_name, version, parsed = reader
+    written = (headers.get(SCHEMA_HEADER), headers.get(SCHEMA_VERSION_HEADER))
+    if written != (full_name, version):
+        raise ValueError(
+            f"written as {written[0]!r} version {written[1]!r}; this reader has {full_name.decode()} version "
+            f"{version.decode()}"
+        )
+    if len(value) < CONFLUENT_HEADER_SIZE or not value.startswith(CONFLUENT_MAGIC):
+        raise ValueError("not a Confluent-framed value")
+    try:
+        record = fastavro.schemaless_reader(io.BytesIO(value[CONFLUENT_HEADER_SIZE:]), parsed, None)
+    except (EOFError, ValueError, IndexError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not a {full_name.decode()} record: {exc}") from exc
+    if not isinstance(record, dict):
+        raise ValueError("the framed value is not an Avro record")
     return record

@@ -1,4 +1,4 @@
-"""OutputEncoder: JSON (bytes as base64) and Avro against schemas/output/*.avsc."""
+"""OutputEncoder: JSON (bytes as base64), Avro and registry-framed Avro against processor/schemas/output/*.avsc."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 from processor.config import PROJECT_ROOT
-from processor.serializers.outputs import OutputEncoder, decode_json_output
+from processor.review.items import ReviewRecordError, parse_review_record
+from processor.serializers.outputs import OutputEncoder, decode_json_output, decode_registry_output
 
 T0 = 1_717_200_000_000
 
@@ -153,3 +154,43 @@ def test_quarantine_json_does_not_mutate_the_input(schema_store):
 def test_quarantine_json_with_no_headers(schema_store):
     record = quarantine(b"x", headers=[])
     assert decode_json_output(OutputEncoder(schema_store).encode("quarantine", record)) == record
+
+
+class _AssignedIds:
+    """The schema ids a registry assigned to the outputs (the real registry: tests/integration/registry)."""
+
+    def id_for(self, schema_name: str, topic: str) -> int:
+        return 41
+
+
+def _registry_output(schema_store, name: str) -> tuple[bytes, dict[str, bytes | None]]:
+    encoder = OutputEncoder(schema_store, "avro-registry", _AssignedIds())
+    value = encoder.encode(name, SAMPLES[name], f"events.{name}")
+    assert value[:5] == b"\x00\x00\x00\x00\x29"
+    return value, dict(encoder.schema_headers(name))
+
+
+def test_own_registry_outputs_read_back_without_a_registry(schema_store):
+    """The quarantine tools and the review app read avro-registry outputs by their schema headers."""
+    value, headers = _registry_output(schema_store, "quarantine")
+    assert decode_registry_output("quarantine", value, headers) == SAMPLES["quarantine"]
+    value, headers = _registry_output(schema_store, "review")
+    item = parse_review_record(value, headers=headers)
+    assert (item.event_id, item.occurred_at, item.processed_at, item.review_reason) == (
+        "e",
+        T0,
+        T0 + 1,
+        "confidence_band",
+    )
+
+
+def test_a_registry_output_of_another_schema_version_is_refused_not_misread(schema_store):
+    value, headers = _registry_output(schema_store, "review")
+    newer = {**headers, "processor-schema-version": b"99"}
+    with pytest.raises(ValueError, match="version"):
+        decode_registry_output("review", value, newer)
+    with pytest.raises(ReviewRecordError) as refused:
+        parse_review_record(value, headers=newer)
+    assert refused.value.code == "invalid_avro"
+    with pytest.raises(ValueError):
+        decode_registry_output("review", value[:9], headers)
