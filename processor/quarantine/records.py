@@ -128,6 +128,7 @@ class QuarantineDecoder:
         if value is None:
             raise ValueError("quarantine message has no value")
         headers = dict(headers_of(message))
+        data: dict[str, Any]
         if value.startswith(CONFLUENT_MAGIC):  # outputs.format avro-registry
             data = decode_registry_output("quarantine", value, headers)
         elif headers.get("content-type") == b"avro/binary":
@@ -136,7 +137,7 @@ class QuarantineDecoder:
             decoded = fastavro.schemaless_reader(io.BytesIO(value), self._avro_schema, None)
             if not isinstance(decoded, dict):
                 raise ValueError("quarantine record is not an Avro record")
-            data: dict[str, Any] = decoded
+            data = decoded
             quarantined_at = data["quarantined_at"]
             if isinstance(quarantined_at, datetime):
                 data["quarantined_at"] = int(quarantined_at.timestamp() * 1000)
