@@ -87,6 +87,7 @@ def test_switching_the_model_off_and_on_mid_stream(
         "blocker-never-triaged-away",
         "executable-payload",
         "damaged-upload",
+        "declared-type-mismatch",
     }
     assert all(
         r["review_reason"] == "rule:enterprise-manual-check"
