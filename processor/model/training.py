@@ -880,6 +880,21 @@ def _fit(
     return booster
 
 
+def _usable_inner_split(
+    y_train: npt.NDArray[np.float64], times: npt.NDArray[np.int64], valid_fraction: float
+) -> int | None:
+    """Where the inner time split of the training rows falls, or None when it cannot measure
+    anything (no split, or one class only on a side): the choices then fall back to defaults."""
+    try:
+        inner = _split_index(times, valid_fraction)
+    except ConfigError:
+        return None
+    y_fit, y_check = y_train[:inner], y_train[inner:]
+    if inner == 0 or y_fit.min() == y_fit.max() or y_check.min() == y_check.max():
+        return None
+    return inner
+
+
 def _select(
     seed: int,
     names: tuple[str, ...],
@@ -895,12 +910,8 @@ def _select(
     When the inner split cannot measure anything (one class on a side), the first set is used with
     a round count scaled to its learning rate, and the metadata says so.
     """
-    try:
-        inner = _split_index(times, valid_fraction)
-    except ConfigError:
-        inner = 0
-    y_fit, y_check = y_train[:inner], y_train[inner:]
-    if inner == 0 or y_fit.min() == y_fit.max() or y_check.min() == y_check.max():
+    inner = _usable_inner_split(y_train, times, valid_fraction)
+    if inner is None:
         name = next(iter(PARAM_SETS))
         return {
             "params": _params(seed) | PARAM_SETS[name],
@@ -909,6 +920,7 @@ def _select(
             "method": "no usable inner split (one class on a side): defaults",
             "candidates": {},
         }
+    y_fit, y_check = y_train[:inner], y_train[inner:]
     candidates: dict[str, dict[str, float]] = {}
     best: tuple[float, str, int] | None = None
     for name, overrides in PARAM_SETS.items():
@@ -948,13 +960,10 @@ def _select_c(
     valid_fraction: float,
 ) -> float:
     """The logistic regression's ``C`` with the lowest log loss on the inner time split (1.0 when unusable)."""
-    try:
-        inner = _split_index(times, valid_fraction)
-    except ConfigError:
+    inner = _usable_inner_split(y_train, times, valid_fraction)
+    if inner is None:
         return 1.0
     y_fit, y_check = y_train[:inner], y_train[inner:]
-    if inner == 0 or y_fit.min() == y_fit.max() or y_check.min() == y_check.max():
-        return 1.0
     losses = {
         c: log_loss(y_check, fit_logistic_regression(names, x_train[:inner], y_fit, seed, c).predict(x_train[inner:]))
         for c in LR_C
