@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from processor import http_server
 from processor.config import Settings, load_pipelines
 from processor.http_limits import uvicorn_limits
 from processor.ingest import documents, payloads, sandbox, work
@@ -162,7 +163,7 @@ def serve(settings: Settings) -> None:
             max_header_bytes=settings.ingest.max_header_bytes,
         ),
     )
-    uvicorn.Server(config).run()
+    http_server.serve(config)
 
 
 # -- /v1/events ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import threading
 
 import uvicorn
 
+from processor import http_server
 from processor.config import PipelinesConfig, Settings
 from processor.http_limits import uvicorn_limits
 from processor.review.decisions import DecisionProducer, DecisionService
@@ -41,7 +42,7 @@ def serve(settings: Settings, pipelines: PipelinesConfig) -> int:
     for thread in threads:
         thread.start()
     try:
-        uvicorn.run(
+        config = uvicorn.Config(
             create_app(ctx),
             host=settings.review.host,
             port=settings.review.port,
@@ -58,6 +59,7 @@ def serve(settings: Settings, pipelines: PipelinesConfig) -> int:
                 max_header_bytes=settings.review.max_header_bytes,
             ),
         )
+        http_server.serve(config)  # returns on SIGTERM, so the cleanup below runs
     finally:
         stop.set()
         for thread in threads:
