@@ -44,6 +44,15 @@ class RebuildWindow:
     held: int  # events the lost buffer held: their outputs had not been emitted yet
     reemitted: int = 0  # outputs emitted so far for inputs below ``end``
 
+    def answered(self, offset: int) -> int:
+        """An output for input ``offset`` was committed: how many duplicates that makes (0 or 1).
+        Every output below ``end`` is a re-emission; the first ``held`` of them were owed."""
+        if offset >= self.end:
+            return 0
+        before = max(0, self.reemitted - self.held)
+        self.reemitted += 1
+        return max(0, self.reemitted - self.held) - before
+
 
 class Partitions:
     def __init__(self, topic: str, owner_prefix: str, store: ReorderStore, metrics: Metrics, backoff: Backoff) -> None:
@@ -99,11 +108,8 @@ class Partitions:
         duplicates = 0
         for partition, offset in stats.answered:
             window = self._rebuilds.get(partition)
-            if window is None or offset >= window.end:
-                continue
-            before = max(0, window.reemitted - window.held)
-            window.reemitted += 1
-            duplicates += max(0, window.reemitted - window.held) - before
+            if window is not None:
+                duplicates += window.answered(offset)
         return duplicates
 
     # -- rebalance callbacks (they run inside consume()) -----------------------------------------
