@@ -13,7 +13,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import redis
@@ -23,7 +23,7 @@ from processor.config import PipelinesConfig, Settings
 from processor.decide.killswitch import KillSwitch
 from processor.decide.rules import compile_rules
 from processor.decide.thresholds import DecisionMaker
-from processor.errors import FeatureError, LateEventError, ProcessingError, unexpected
+from processor.errors import FeatureError, ProcessingError, unexpected
 from processor.logs import log_quarantined
 from processor.messages import Event, OutputRecord, RawMessage, Rejected, Scored
 from processor.model.features.base import FeatureModule, load_feature_module
@@ -34,7 +34,7 @@ from processor.serializers.outputs import OutputEncoder
 from processor.serializers.registry import OutputSchemaIds, RegistryUnavailable, WriterSchemas, make_client
 from processor.serializers.schemas import SchemaStore
 from processor.stages.decode import Decoder
-from processor.stages.reorder import PartitionBuffer
+from processor.stages.reorder import PartitionBuffer, Reorderer
 from processor.stages.route import Router
 from processor.stages.validate import Validator, check_config_fields
 from processor.state.dedupe import DedupeStore
@@ -129,8 +129,7 @@ class Pipeline:
             else OutputEncoder(schemas),
         )
         p = settings.processing
-        self._lateness_ms = p.allowed_lateness_ms
-        self._idle_s = p.idle_timeout_ms / 1000
+        self.reorder = Reorderer(pipelines, p.allowed_lateness_ms, p.idle_timeout_ms / 1000)
 
     def registry_ping(self) -> None:
         """``RegistryUnavailable`` unless the schema registry (when one is configured) answers."""
@@ -184,32 +183,9 @@ class Pipeline:
                 stats.coercions[event.event_type] += len(event.coercions)
         clock.lap("validate")
 
-        ready: list[Event] = []
-        for event in valid:
-            buffer = buffers[event.raw.partition]
-            if buffer.admit(event, now):
-                continue
-            policy = self.pipelines.event_types[event.event_type].late_policy
-            stats.late[(event.event_type, policy)] += 1
-            if policy == "quarantine":
-                rejected.append(
-                    Rejected(
-                        event.raw,
-                        LateEventError(
-                            "behind_watermark",
-                            f"occurred_at {event.occurred_at} is behind the reorder watermark",
-                            field="occurred_at",
-                            raw=event.raw,
-                            event_type=event.event_type,
-                            event_id=event.event_id,
-                        ),
-                    )
-                )
-            else:
-                ready.append(_late(event))
-        for buffer in buffers.values():
-            ready.extend(buffer.release(now, self._lateness_ms, self._idle_s, flush=flush))
-        changes = [buffer.take_change(buffer.generation + 1) for buffer in buffers.values() if buffer.dirty]
+        reordered = self.reorder.run(valid, buffers, now, stats, flush=flush)
+        ready, changes = reordered.ready, reordered.changes
+        rejected.extend(reordered.late)
         clock.lap("reorder")
 
         # Round trip 2: history adds + counts, and every partition's buffer change, in one pipeline.
@@ -333,10 +309,6 @@ def _feature_error(exc: Exception, event: Event) -> FeatureError:
     )
     error.__cause__ = exc  # the quarantine record's dead-letter headers name the feature code's exception
     return error
-
-
-def _late(event: Event) -> Event:
-    return replace(event, late=True)
 
 
 class _StageClock:

@@ -28,6 +28,11 @@ from pathlib import Path
 #: The serving path: what ``processor run`` loads to score events.
 SERVING = (
     "processor.app",
+    "processor.backoff",
+    "processor.checkpointing",
+    "processor.partitions",
+    "processor.poison",
+    "processor.outages",
     "processor.pipeline",
     "processor.stages",
     "processor.state",
@@ -38,6 +43,15 @@ SERVING = (
     "processor.model.loading",
     "processor.decide",
     "processor.monitoring",
+)
+#: The loop and the rooms it runs: what drives the stages and the state, never driven by them.
+LOOP = (
+    "processor.app",
+    "processor.cli",
+    "processor.checkpointing.transaction",
+    "processor.partitions",
+    "processor.poison",
+    "processor.outages",
 )
 #: What only training needs: its modules and its libraries (``lightgbm`` is the Python package;
 #: serving calls LightGBM's C library through processor.model.native instead).
@@ -65,7 +79,7 @@ class Forbid:
 RULES = (
     Forbid(
         ("processor.stages", "processor.state"),
-        ("processor.app", "processor.cli"),
+        LOOP,
         "stages and state are used by the loop, never the other way round",
     ),
     Forbid(

@@ -1,15 +1,19 @@
-"""Create the processor's topics (idempotent): ``processor topics create``."""
+"""The processor's topics: create them (idempotent, ``processor topics create``), or check they exist."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from processor.config import Settings
+from processor.errors import ConfigError
 from processor.kafka.clients import MAX_OUTPUT_MESSAGE_BYTES
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +54,26 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[TopicResu
             created = False
         results.append(TopicResult(topic.topic, topic.num_partitions, created))
     return results
+
+
+def require_topics(consumer: Consumer, settings: Settings, timeout_s: float = 15.0) -> None:
+    """Stop at once, naming them, when the input or an output topic does not exist.
+
+    Subscribed to a missing topic, a consumer is simply never assigned anything: the process
+    would wait silently (``--max-idle`` never started counting).
+    """
+    t = settings.topics
+    needed = {"raw": t.raw, "scored": t.scored, "review": t.review, "quarantine": t.quarantine}
+    try:
+        known = consumer.list_topics(timeout=timeout_s).topics
+    except KafkaException as exc:
+        # the broker is not reachable yet (a restart): the consumer waits for it, as before
+        log.warning("no topic metadata yet, not checking the topics: %s", exc)
+        return
+    missing = [f"{name} {topic!r}" for name, topic in needed.items() if topic not in known]
+    if missing:
+        raise ConfigError(
+            "topic_missing",
+            f"topics {', '.join(missing)} do not exist on {settings.kafka.bootstrap_servers}: create them "
+            "(`processor topics create`) or point the settings at the right names (PROCESSOR_TOPICS__RAW ...)",
+        )

@@ -82,7 +82,7 @@ def transactional_producer_config(settings: Settings) -> dict[str, Any]:
             "compression.type": "lz4",
             "message.max.bytes": MAX_OUTPUT_MESSAGE_BYTES + 65_536,
             "transaction.timeout.ms": settings.kafka.transaction_timeout_ms,
-            # a full queue raises BufferError, which the loop waits out (processor/app.py)
+            # a full queue raises BufferError, which the commit waits out (processor/checkpointing/transaction.py)
             "queue.buffering.max.kbytes": _PRODUCER_QUEUE_KBYTES,
         }
     )

@@ -11,19 +11,26 @@ not make today's sign-ups late). One entity's events share a Kafka key, hence a 
 per-entity order follows from per-partition order.
 
 The buffer lives in memory for speed and in Redis for durability: every batch's net change is
-written through ``state.reorder_store`` before the transaction commits.
+written through ``state.reorder_store`` before the transaction commits, as the partition's next
+generation; once the transaction commits, that generation is the buffer's (``committed``).
+
+``Reorderer`` is the stage the pipeline runs; ``PartitionBuffer`` is one partition's buffer.
 """
 
 from __future__ import annotations
 
 import base64
 import heapq
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
-from processor.messages import Event, RawMessage
+from processor.batch_stats import BatchStats
+from processor.config import PipelinesConfig
+from processor.errors import LateEventError
+from processor.messages import Event, RawMessage, Rejected
 from processor.state.reorder_store import BufferChange, StoredPartition
 
 
@@ -112,6 +119,69 @@ class PartitionBuffer:
     @property
     def dirty(self) -> bool:
         return self._dirty
+
+
+@dataclass(slots=True)
+class Reordered:
+    """What one batch's reorder stage gives the stages after it."""
+
+    ready: list[Event]  # released in event-time order per partition, then the late ones flagged
+    late: list[Rejected]  # late events whose type's policy quarantines them
+    changes: list[BufferChange]  # every touched buffer's change, as its next generation
+
+
+class Reorderer:
+    """The reorder stage: admit a batch's valid events into their partition's buffer, apply the
+    late policy to those behind the watermark, release what the watermarks allow."""
+
+    def __init__(self, pipelines: PipelinesConfig, lateness_ms: int, idle_timeout_s: float) -> None:
+        self._policies = {name: cfg.late_policy for name, cfg in pipelines.event_types.items()}
+        self._lateness_ms = lateness_ms
+        self._idle_s = idle_timeout_s
+
+    def run(
+        self,
+        valid: Iterable[Event],
+        buffers: dict[int, PartitionBuffer],
+        now: float,
+        stats: BatchStats,
+        *,
+        flush: bool = False,
+    ) -> Reordered:
+        """``flush``: release everything held (the last batch before an idle exit)."""
+        ready: list[Event] = []
+        late: list[Rejected] = []
+        for event in valid:
+            if buffers[event.raw.partition].admit(event, now):
+                continue
+            policy = self._policies[event.event_type]
+            stats.late[(event.event_type, policy)] += 1
+            if policy == "quarantine":
+                late.append(Rejected(event.raw, _late_error(event)))
+            else:
+                ready.append(replace(event, late=True))
+        for buffer in buffers.values():
+            ready.extend(buffer.release(now, self._lateness_ms, self._idle_s, flush=flush))
+        changes = [buffer.take_change(buffer.generation + 1) for buffer in buffers.values() if buffer.dirty]
+        return Reordered(ready=ready, late=late, changes=changes)
+
+
+def committed(buffers: dict[int, PartitionBuffer], changes: Sequence[BufferChange]) -> None:
+    """The transaction that carried ``changes`` committed: each buffer is at its new generation
+    (the next batch's change is checked against it in Redis)."""
+    for change in changes:
+        buffers[change.partition].generation = change.new_generation
+
+
+def _late_error(event: Event) -> LateEventError:
+    return LateEventError(
+        "behind_watermark",
+        f"occurred_at {event.occurred_at} is behind the reorder watermark",
+        field="occurred_at",
+        raw=event.raw,
+        event_type=event.event_type,
+        event_id=event.event_id,
+    )
 
 
 def restore(topic: str, partition: int, stored: StoredPartition, now: float, owner: str = "") -> PartitionBuffer:

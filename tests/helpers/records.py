@@ -11,7 +11,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from processor.config import PipelinesConfig
+from processor.messages import Event, RawMessage
 
 T0 = 1_717_200_000_000  # 2024-06-01T00:00:00Z: when every sample record happens
 HOUR = 3_600_000
@@ -94,3 +97,38 @@ def run_signup(run: str, i: int, occurred_at: int, *, plan: str = "pro") -> dict
         "email_verified": True,
         "referral_code": None,
     }
+
+
+def buffered_event(
+    offset: int,
+    occurred_at: int,
+    *,
+    entity: str = "e-1",
+    event_type: str = "user_signed_up",
+    sequence: int | None = None,
+    partition: int = 0,
+    topic: str = "events.raw",
+    extra: dict[str, Any] | None = None,
+) -> Event:
+    """A valid event as the reorder stage receives it (after decode and validate)."""
+    record = {
+        "event_id": f"{event_type}-{offset}",
+        "event_type": event_type,
+        "schema_version": 2,
+        "occurred_at": occurred_at,
+        "entity_id": entity,
+        "sequence": sequence,
+        **(extra or {}),
+    }
+    raw = RawMessage(topic, partition, offset, entity.encode(), orjson.dumps(record), (), T0)
+    return Event(
+        raw=raw,
+        record=record,
+        event_id=record["event_id"],
+        event_type=event_type,
+        entity_id=entity,
+        occurred_at=occurred_at,
+        sequence=sequence,
+        schema_version=2,
+        encoding="json",
+    )

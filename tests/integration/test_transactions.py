@@ -11,17 +11,19 @@ from confluent_kafka import KafkaError, KafkaException
 from helpers.kafka import produce
 from processor.app import Processor
 from processor.audit import audit
+from processor.backoff import Backoff
+from processor.checkpointing.transaction import Checkpointer
 from processor.config import Settings, load_pipelines
 from processor.messages import Event
 from processor.simulate import FaultMix, simulate
 from processor.stages.reorder import PartitionBuffer
 
 
-class _FailingCommits(Processor):
+class _FailingCommits(Checkpointer):
     """Fails chosen commits the way librdkafka does, after the batch's Redis change was applied."""
 
-    def __init__(self, *args: object, fail_on: dict[int, KafkaError], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, settings: Settings, backoff: Backoff, fail_on: dict[int, KafkaError]) -> None:
+        super().__init__(settings, backoff)
         self.fail_on = fail_on
         self.commits = 0
 
@@ -48,7 +50,8 @@ def test_failed_commits_are_redone_exactly_once(
     messages = simulate(2_000, seed=3, faults=FaultMix.default(), span_s=300.0)
     produce(settings, [(m.key, m.value) for m in messages])
 
-    processor = _FailingCommits(settings, load_pipelines(settings.pipelines_file), fail_on={2: error, 5: error})
+    processor = Processor(settings, load_pipelines(settings.pipelines_file))
+    processor.checkpoint = _FailingCommits(settings, processor.backoff, fail_on={2: error, 5: error})
     summary = processor.run(max_idle_s=4)
 
     # at least the two injected; librdkafka may add one (an abort that purged in-flight messages

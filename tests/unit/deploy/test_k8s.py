@@ -38,7 +38,7 @@ from pydantic import BaseModel, SecretStr
 from starlette.routing import Route
 
 from processor import __version__
-from processor.app import _TXN_TIMEOUT_S
+from processor.checkpointing.transaction import TXN_TIMEOUT_S as _TXN_TIMEOUT_S
 from processor.cli import _SERVICES, build_parser
 from processor.config import ProcessingSettings, Settings, load_settings
 from processor.errors import ConfigError

@@ -4,52 +4,21 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from typing import Any
 
 import orjson
 import pytest
 
+from helpers.records import buffered_event as make_event
+from processor.batch_stats import BatchStats
+from processor.config import PipelinesConfig
 from processor.messages import Event, RawMessage
-from processor.stages.reorder import PartitionBuffer, decode_event, encode_event, restore
+from processor.stages.reorder import PartitionBuffer, Reorderer, committed, decode_event, encode_event, restore
 from processor.state.reorder_store import StoredPartition
 
 T0 = 1_717_200_000_000
 LATENESS = 5_000
 IDLE_S = 2.0
 TOPIC = "events.raw"
-
-
-def make_event(
-    offset: int,
-    occurred_at: int,
-    *,
-    entity: str = "e-1",
-    event_type: str = "user_signed_up",
-    sequence: int | None = None,
-    partition: int = 0,
-    extra: dict[str, Any] | None = None,
-) -> Event:
-    record = {
-        "event_id": f"{event_type}-{offset}",
-        "event_type": event_type,
-        "schema_version": 2,
-        "occurred_at": occurred_at,
-        "entity_id": entity,
-        "sequence": sequence,
-        **(extra or {}),
-    }
-    raw = RawMessage(TOPIC, partition, offset, entity.encode(), orjson.dumps(record), (), T0)
-    return Event(
-        raw=raw,
-        record=record,
-        event_id=record["event_id"],
-        event_type=event_type,
-        entity_id=entity,
-        occurred_at=occurred_at,
-        sequence=sequence,
-        schema_version=2,
-        encoding="json",
-    )
 
 
 def buffer(generation: int = 0) -> PartitionBuffer:
@@ -383,3 +352,53 @@ def test_buffered_events_keep_their_original_bytes_for_a_later_quarantine():
     event = Event(**{**{s: getattr(event, s) for s in Event.__slots__}, "raw": raw})
     back = decode_event(TOPIC, 0, 7, encode_event(event)).raw
     assert (back.key, back.value, back.headers) == (raw.key, raw.value, raw.headers)
+
+
+# -- the stage: admit, late policy, release, changes -----------------------------------------------
+
+
+def test_the_stage_flags_or_quarantines_late_events_by_their_type_s_policy(pipelines: PipelinesConfig) -> None:
+    """user_signed_up is ``flag`` (processed, marked late), document_uploaded ``quarantine``."""
+    stage = Reorderer(pipelines, LATENESS, IDLE_S)
+    buffers = {0: buffer()}
+    stage.run(
+        [make_event(1, T0 + 10_000), make_event(2, T0 + 10_000, event_type="document_uploaded")],
+        buffers,
+        0.0,
+        BatchStats(),
+    )
+    stats = BatchStats()
+    late_signup = make_event(3, T0)  # behind both watermarks (T0 + 5_000) once released
+    late_document = make_event(4, T0, event_type="document_uploaded")
+    stage.run([], buffers, 0.0, BatchStats(), flush=True)  # watermarks up to T0 + 10_000
+    out = stage.run([late_signup, late_document], buffers, 0.0, stats)
+
+    assert [(e.raw.offset, e.late) for e in out.ready] == [(3, True)]
+    (rejected,) = out.late
+    assert rejected.raw.offset == 4
+    assert (rejected.error.stage, rejected.error.code, rejected.error.field) == (
+        "late",
+        "behind_watermark",
+        "occurred_at",
+    )
+    assert stats.late == {("user_signed_up", "flag"): 1, ("document_uploaded", "quarantine"): 1}
+
+
+def test_the_stage_releases_across_partitions_and_changes_only_the_buffers_it_touched(
+    pipelines: PipelinesConfig,
+) -> None:
+    stage = Reorderer(pipelines, LATENESS, IDLE_S)
+    buffers = {0: buffer(generation=3), 1: PartitionBuffer(topic=TOPIC, partition=1, generation=7)}
+    first = stage.run([make_event(10, T0 + 1_000), make_event(11, T0)], buffers, 0.0, BatchStats())
+    assert first.ready == [] and first.late == []
+    # only partition 0 was touched: one change, to its next generation
+    assert [(c.partition, c.expected_generation, c.new_generation) for c in first.changes] == [(0, 3, 4)]
+    assert sorted(first.changes[0].added) == [10, 11]
+
+    # the transaction committed: generation 4 is the buffer's; the next change builds on it
+    committed(buffers, first.changes)
+    assert buffers[0].generation == 4 and buffers[1].generation == 7
+    later = stage.run([make_event(12, T0 + 9_000, partition=1)], buffers, 0.0, BatchStats(), flush=True)
+    assert offsets(later.ready) == [11, 10, 12]  # partition 0 in event-time order, then partition 1
+    assert [(c.partition, c.expected_generation, c.new_generation) for c in later.changes] == [(0, 4, 5), (1, 7, 8)]
+    assert later.changes[0].removed == [10, 11] and later.changes[1].added == {}  # 12 came and went
