@@ -37,13 +37,13 @@ from processor.kafka.deadline import call_with_deadline
 from processor.kafka.records import to_raw
 from processor.logs import input_fields
 from processor.messages import RawMessage, Rejected, Scored
-from processor.model.rollout_metrics import RolloutMetrics
 from processor.monitoring.http import Health
 from processor.monitoring.metrics import Metrics
 from processor.monitoring.monitor import Monitor, worker_references
 from processor.pipeline import Pipeline, PreparedBatch
 from processor.serializers.registry import RegistrationRefused, RegistryUnavailable
 from processor.serializers.schemas import SchemaStore
+from processor.serving.rollout_metrics import RolloutMetrics
 from processor.stages.reorder import PartitionBuffer, restore
 from processor.state.redis_client import UNAVAILABLE, connect
 from processor.state.reorder_store import (

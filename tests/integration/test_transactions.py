@@ -12,8 +12,8 @@ from helpers.kafka import produce
 from processor.app import Processor
 from processor.audit import audit
 from processor.config import Settings, load_pipelines
+from processor.devtools.simulate import FaultMix, simulate
 from processor.messages import Event
-from processor.simulate import FaultMix, simulate
 from processor.stages.reorder import PartitionBuffer
 
 
