@@ -95,7 +95,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from processor.training.train_cli import run_train
+    from processor.train_cli import run_train
 
     return run_train(_settings(args), args)
 
@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.set_defaults(func=cmd_simulate)
 
-    from processor.training.train_cli import add_train_arguments
+    from processor.train_cli import add_train_arguments
 
     train = sub.add_parser("train", help="train a versioned LightGBM model for one event type")
     add_train_arguments(train)

@@ -66,7 +66,7 @@ def bootstrap_models(
     say: Callable[[str], None] = print,
 ) -> list[BootstrapOutcome]:
     """Train every missing or unloadable model of ``event_types`` (default: all of the pipelines)."""
-    from processor.training.train_cli import require_training_libraries
+    from processor.train_cli import require_training_libraries
 
     pipelines = load_pipelines(settings.pipelines_file)
     types = list(event_types or pipelines.event_types)

@@ -16,6 +16,8 @@ from processor.devtools.simulate import run_simulate
 from processor.serializers.outputs import decode_json_output
 
 TRAINING_ONLY = ("sklearn", "scipy", "matplotlib", "lightgbm")
+#: The processor's own packages `processor run` must not load (docs/design.md §10).
+NOT_SERVING = ("processor.training", "processor.devtools")
 
 # the console script's entry point (pyproject: processor = "processor.cli:main"), then a report of
 # what the process had loaded by the time it stopped
@@ -50,6 +52,8 @@ def test_processor_run_scores_without_loading_training_libraries(
     modules = set(report["modules"])
     loaded = sorted(m for m in modules if m.split(".")[0] in TRAINING_ONLY)
     assert not loaded, f"processor run loaded training libraries: {loaded[:20]}"
+    own = sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in NOT_SERVING))
+    assert not own, f"processor run loaded training or development modules: {own[:20]}"
     assert "processor.serving.native" in modules  # the models were loaded through the C library
 
     assert audit(settings).identity_holds

@@ -75,7 +75,9 @@ def test_an_entry_point_of_an_installed_distribution(tmp_path, monkeypatch):
 
 
 def test_the_example_projects_modules_still_load_by_name():
-    assert "email_verified" in load_feature_module("user_signed_up").FEATURE_NAMES
+    module = load_feature_module("user_signed_up")
+    assert "email_verified" in module.FEATURE_NAMES
+    assert getattr(module, "__name__", None) == "processor.features.user_signed_up"  # the built-ins' place
 
 
 def test_an_unknown_module_lists_every_place_tried(tmp_path):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from processor import train_cli
 from processor.cli import main
-from processor.training import train_cli
 
 
 def test_the_training_libraries_are_installed_in_the_dev_environment() -> None:

@@ -1,9 +1,10 @@
-"""``processor train``: arguments and the run, kept beside training so ``processor/cli.py`` stays small.
+"""``processor train``: arguments and the run, kept beside ``processor/cli.py`` so it stays small.
 
 Only the arguments are defined at import: ``processor/cli.py`` builds every subcommand's parser,
-and ``processor run`` must not load the training libraries (scikit-learn, matplotlib, scipy
-through the ``lightgbm`` package). ``run_train`` imports training when it runs, after checking
-that the ``train`` extra is installed.
+also for ``processor run``, which must load neither :mod:`processor.training` nor the training
+libraries (scikit-learn, matplotlib, scipy through the ``lightgbm`` package). That is why this
+module lives outside the training package: ``run_train`` imports training when it runs, after
+checking that the ``train`` extra is installed.
 """
 
 from __future__ import annotations
