@@ -5,7 +5,7 @@ time: about 200 MB of libraries and most of a second of start-up that scoring ne
 needs three things from LightGBM: load a text model, count its features, predict a dense float64
 matrix. This module calls the same shared library the package ships (found without importing the
 package), with the same arguments ``lightgbm.Booster.predict`` passes for a 2-D numpy array, so
-the scores are the library's own (tests/unit/model/test_native.py compares them bit for bit).
+the scores are the library's own (tests/unit/serving/test_native.py compares them bit for bit).
 Training keeps using the package (``processor[train]``).
 
 The calls release the GIL (ctypes does for ``CDLL`` functions), so the worker's latency budget
