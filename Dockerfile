@@ -9,7 +9,7 @@
 #
 # Dependencies come from the lock files (requirements/*.lock: versions and hashes, `make lock`),
 # installed with --no-deps: the runtime stage leaves scipy out, which only the lightgbm package
-# imports (serving scores through lib_lightgbm.so: processor/model/native.py). Built in throw-away
+# imports (serving scores through lib_lightgbm.so: processor/serving/native.py). Built in throw-away
 # stages; the runtime stage has no compiler, no pip and runs as an unprivileged user.
 # Build in Docker's format (buildah/podman: --format docker): OCI images have no HEALTHCHECK.
 

@@ -107,7 +107,7 @@ bench: setup stack-up ## throughput of the processor beside a transactional pass
 	$(PY) -m bench.run
 
 eval: setup ## the jira urgency models on the real Hadoop tickets: rolling time folds, the winner, one untouched final slice; docs/results/jira_eval.json
-	$(PY) -m processor.model.jira_eval
+	$(PY) -m processor.devtools.jira_eval
 
 config-reference: setup ## regenerate docs/configuration.md from the settings model
 	$(VENV)/bin/processor config reference --write

@@ -38,7 +38,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from processor.config import Settings, settings_to_env
-from processor.simulate import SimulatedMessage
+from processor.devtools.simulate import SimulatedMessage
 
 _PACE_S = 0.005
 #: How long the outputs may stop coming before the run is over (the reorder stage holds the last

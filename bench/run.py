@@ -37,8 +37,8 @@ from bench.contenders import CONTENDERS
 from bench.latency import failures, measure_latency
 from bench.redis_memory import private_redis, used_memory
 from processor.config import PROJECT_ROOT, Settings, load_settings
+from processor.devtools.simulate import FaultMix, produce_to_kafka, simulate
 from processor.kafka.admin import create_topics
-from processor.simulate import FaultMix, produce_to_kafka, simulate
 
 MIX = FaultMix(
     duplicate=0.05, out_of_order=0.10, malformed_json=0.004, corrupt_bytes=0.003, wrong_type=0.003, avro_share=0.25
@@ -162,7 +162,7 @@ def main() -> int:
 
     # the processor must run with its models, not fall back: train what is missing, as the demo does
     # (imported here, not at the top: the contenders' own processes must not carry the trainer)
-    from processor.demo import ensure_models
+    from processor.devtools.demo import ensure_models
 
     ensure_models(load_settings(project_dir=PROJECT_ROOT))
     if args.soak:

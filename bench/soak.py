@@ -25,8 +25,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from bench.latency import peak_rss_mb
 from processor.config import Settings, settings_to_env
+from processor.devtools.simulate import FaultMix, produce_to_kafka, simulate
 from processor.kafka.admin import create_topics
-from processor.simulate import FaultMix, produce_to_kafka, simulate
 
 _CHUNK = 100_000
 _SAMPLE_S = 1.0

@@ -39,7 +39,6 @@ from processor.kafka.admin import require_topics
 from processor.kafka.clients import make_consumer
 from processor.kafka.consuming import consume_batch, raws_of
 from processor.messages import RawMessage
-from processor.model.rollout_metrics import RolloutMetrics
 from processor.monitoring.accounting import Accounting, RunSummary
 from processor.monitoring.http import Health
 from processor.monitoring.metrics import Metrics
@@ -49,6 +48,7 @@ from processor.partitions import Partitions
 from processor.pipeline import Pipeline, PreparedBatch
 from processor.poison import PoisonPolicy
 from processor.serializers.schemas import SchemaStore
+from processor.serving.rollout_metrics import RolloutMetrics
 from processor.state.redis_client import connect
 
 __all__ = ["Processor", "RunSummary", "freeze_startup_heap"]

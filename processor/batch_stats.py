@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 if TYPE_CHECKING:
     from processor.messages import Scored
-    from processor.model.shadow import ShadowResult
+    from processor.serving.shadow import ShadowResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,7 +76,7 @@ def cmd_topics_create(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from processor.simulate import run_simulate
+    from processor.devtools.simulate import run_simulate
 
     settings = _settings(args)
     summary = run_simulate(
@@ -95,13 +95,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from processor.model.train_cli import run_train
+    from processor.train_cli import run_train
 
     return run_train(_settings(args), args)
 
 
 def cmd_model(args: argparse.Namespace) -> int:
-    from processor.model.registry_cli import run_model_command
+    from processor.serving.registry_cli import run_model_command
 
     return run_model_command(_settings(args), args)
 
@@ -174,7 +174,7 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from processor.demo import run_demo
+    from processor.devtools.demo import run_demo
 
     return run_demo(_settings(args), count=args.count, seed=args.seed)
 
@@ -311,13 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.set_defaults(func=cmd_simulate)
 
-    from processor.model.train_cli import add_train_arguments
+    from processor.train_cli import add_train_arguments
 
     train = sub.add_parser("train", help="train a versioned LightGBM model for one event type")
     add_train_arguments(train)
     train.set_defaults(func=cmd_train)
 
-    from processor.model.registry_cli import add_model_parser
+    from processor.serving.registry_cli import add_model_parser
 
     add_model_parser(sub, cmd_model)
 

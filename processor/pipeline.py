@@ -24,15 +24,15 @@ from processor.decide.killswitch import KillSwitch
 from processor.decide.rules import compile_rules
 from processor.decide.thresholds import DecisionMaker
 from processor.errors import FeatureError, ProcessingError, unexpected
+from processor.features.base import FeatureModule, load_feature_module
 from processor.logs import log_quarantined
 from processor.messages import Event, OutputRecord, RawMessage, Rejected, Scored
-from processor.model.features.base import FeatureModule, load_feature_module
-from processor.model.registry import ModelRegistry
-from processor.model.shadow import ShadowComparer
-from processor.model.worker import ModelWorker
 from processor.serializers.outputs import OutputEncoder
 from processor.serializers.registry import OutputSchemaIds, RegistryUnavailable, WriterSchemas, make_client
 from processor.serializers.schemas import SchemaStore
+from processor.serving.registry import ModelRegistry
+from processor.serving.shadow import ShadowComparer
+from processor.serving.worker import ModelWorker
 from processor.stages.decode import Decoder
 from processor.stages.reorder import PartitionBuffer, Reorderer
 from processor.stages.route import Router

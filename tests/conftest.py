@@ -73,7 +73,7 @@ def raw_factory() -> RawFactory:
 # -- sample records ------------------------------------------------------------------------------
 # One valid record per input type, with every field of its latest schema, as a JSON producer sends
 # it. Each test gets a fresh copy to change. The values are chosen to light up the model features
-# (tests/unit/model/test_model_features.py asserts them) while passing decode and validation.
+# (tests/unit/features/test_example_features.py asserts them) while passing decode and validation.
 
 
 @pytest.fixture

@@ -17,11 +17,11 @@ import numpy as np
 from processor.config import PipelinesConfig, Settings
 from processor.decide.rules import compile_rules
 from processor.decide.thresholds import DecisionMaker
+from processor.features.base import load_feature_module
+from processor.features.history import InMemoryHistory
 from processor.messages import Event, RawMessage
-from processor.model.features.base import load_feature_module
-from processor.model.features.history import InMemoryHistory
-from processor.model.worker import ModelWorker
 from processor.serializers.schemas import SchemaStore
+from processor.serving.worker import ModelWorker
 from processor.stages.decode import Decoder
 from processor.stages.validate import Validator
 

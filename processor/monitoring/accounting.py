@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from processor.batch_stats import BatchStats
 from processor.decide.killswitch import MODES, KillSwitch
 from processor.messages import Scored
-from processor.model.worker import ModelWorker
 from processor.monitoring.metrics import Metrics
 from processor.monitoring.monitor import Monitor
+from processor.serving.worker import ModelWorker
 
 
 @dataclass(slots=True)

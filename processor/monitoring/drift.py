@@ -1,7 +1,7 @@
 """Drift and data quality of one event type: a sliding window of live features and scores against
 the active model's reference histograms.
 
-The reference (``metadata.json`` → ``reference``, written by ``processor.model.training``) holds
+The reference (``metadata.json`` → ``reference``, written by ``processor.training.training``) holds
 per column the training deciles as inner cut points (``edges``), the share of rows in each bin
 (``shares``), the share of missing values (``null_share``) and the training range. Live values are
 binned the same way (``numpy.searchsorted(edges, x, side='left')``, i.e. the number of edges

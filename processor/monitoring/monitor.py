@@ -27,7 +27,7 @@ from processor.monitoring.metrics import Metrics
 
 if TYPE_CHECKING:
     from processor.batch_stats import BatchStats
-    from processor.model.artifact import ArtifactRef
+    from processor.serving.artifact import ArtifactRef
 
 log = logging.getLogger(__name__)
 

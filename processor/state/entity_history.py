@@ -4,7 +4,7 @@ and event id digests of its events, counted over windows.
 A replayed event adds nothing (same event id digest), and counts are taken over ``[t - window, t)``:
 strictly earlier events only, so the answer for an event does not depend on whether it (or a
 later event of the same batch) was already added by an aborted attempt. This is the serving half
-of the contract in ``processor.model.features.base``; training uses the in-memory twin.
+of the contract in ``processor.features.base``; training uses the in-memory twin.
 
 Layout, for memory: most keys (an IP, an uploader) see a few events, so a key of their own (about
 150 bytes with its expiry, before any entry) would cost more than their entries. Instead:
@@ -35,8 +35,8 @@ from typing import Any
 
 import redis
 
+from processor.features.base import FeatureModule, HistoryCounter, history_key_value
 from processor.messages import Event
-from processor.model.features.base import FeatureModule, HistoryCounter, history_key_value
 from processor.state.keys import GROUPS, Keys, digest
 
 # Keys live at least this long after their last write, beyond the longest window they serve.

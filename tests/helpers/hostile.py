@@ -1,6 +1,6 @@
 """A hand-written hostile event mix with the outcome each message must have.
 
-Written independently of processor.simulate, so the integration tests check the processor
+Written independently of processor.devtools.simulate, so the integration tests check the processor
 against a second producer, not against the generator that shares its assumptions.
 """
 

@@ -1,6 +1,6 @@
 """A ``jira:issue_created`` webhook body written by hand after Atlassian's published samples.
 
-Independent of processor.simulate.jira_webhooks, so the gateway's mapping is tested against a
+Independent of processor.devtools.simulate.jira_webhooks, so the gateway's mapping is tested against a
 second reading of what Jira sends, including the things real bodies carry that the mapping must
 ignore (custom fields, avatar URLs, watches, nulls) and Jira's ``+0000`` offsets.
 """

@@ -113,8 +113,8 @@ def processor_factory() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model per event type, trained once per session on simulated history (real Jira tickets)."""
     from processor.config import load_pipelines
-    from processor.model.training import Guards, train_model
-    from processor.simulate import FaultMix, simulate, write_jsonl
+    from processor.devtools.simulate import FaultMix, simulate, write_jsonl
+    from processor.training.training import Guards, train_model
 
     root = tmp_path_factory.mktemp("models")
     settings = load_settings(models={"dir": str(root)})

@@ -11,7 +11,7 @@ from typing import Any
 from helpers.kafka import count_outputs, produce, wait_for
 from processor.audit import audit
 from processor.config import Settings
-from processor.simulate import FaultMix, simulate
+from processor.devtools.simulate import FaultMix, simulate
 
 
 def test_kill_minus_nine_mid_stream_loses_and_duplicates_nothing(

@@ -15,8 +15,8 @@ from processor.app import Processor
 from processor.audit import audit, read_topic
 from processor.config import Settings, load_pipelines
 from processor.decide.killswitch import set_switch
+from processor.devtools.simulate import FaultMix, simulate
 from processor.serializers.outputs import decode_json_output
-from processor.simulate import FaultMix, simulate
 from processor.state.keys import Keys
 
 

@@ -13,11 +13,11 @@ import orjson
 import redis
 
 from processor.config import Settings, load_pipelines
+from processor.devtools.simulate import FaultMix, simulate
 from processor.messages import RawMessage
 from processor.pipeline import Pipeline
 from processor.serializers.outputs import decode_json_output
 from processor.serializers.schemas import SchemaStore
-from processor.simulate import FaultMix, simulate
 from processor.stages.reorder import PartitionBuffer
 
 

@@ -15,7 +15,7 @@ from helpers.kafka import produce, wait_for
 from processor.app import Processor
 from processor.audit import audit
 from processor.config import Settings, load_pipelines
-from processor.simulate import FaultMix, simulate
+from processor.devtools.simulate import FaultMix, simulate
 
 # a database of its own: the loss is a FLUSHDB, as after a restart without AOF, and costs nothing
 # however many keys other runs (a benchmark, the chaos suite) left in database 0; SCAN over millions

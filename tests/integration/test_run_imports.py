@@ -12,10 +12,12 @@ from pathlib import Path
 from helpers.kafka import settings_env
 from processor.audit import audit, read_topic
 from processor.config import Settings
+from processor.devtools.simulate import run_simulate
 from processor.serializers.outputs import decode_json_output
-from processor.simulate import run_simulate
 
 TRAINING_ONLY = ("sklearn", "scipy", "matplotlib", "lightgbm")
+#: The processor's own packages `processor run` must not load (docs/design.md §10).
+NOT_SERVING = ("processor.training", "processor.devtools")
 
 # the console script's entry point (pyproject: processor = "processor.cli:main"), then a report of
 # what the process had loaded by the time it stopped
@@ -50,7 +52,9 @@ def test_processor_run_scores_without_loading_training_libraries(
     modules = set(report["modules"])
     loaded = sorted(m for m in modules if m.split(".")[0] in TRAINING_ONLY)
     assert not loaded, f"processor run loaded training libraries: {loaded[:20]}"
-    assert "processor.model.native" in modules  # the models were loaded through the C library
+    own = sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in NOT_SERVING))
+    assert not own, f"processor run loaded training or development modules: {own[:20]}"
+    assert "processor.serving.native" in modules  # the models were loaded through the C library
 
     assert audit(settings).identity_holds
     scored = [decode_json_output(m.value()) for m in read_topic(settings, settings.topics.scored, idle_s=1.0)]

@@ -13,7 +13,7 @@ from pathlib import Path
 from helpers.kafka import count_outputs, produce, settings_env, wait_for
 from processor.audit import audit
 from processor.config import Settings
-from processor.simulate import FaultMix, simulate
+from processor.devtools.simulate import FaultMix, simulate
 
 
 def test_a_frozen_processor_whose_partitions_moved_writes_no_duplicates(

@@ -14,8 +14,8 @@ from processor.audit import audit
 from processor.backoff import Backoff
 from processor.checkpointing.transaction import Checkpointer
 from processor.config import Settings, load_pipelines
+from processor.devtools.simulate import FaultMix, simulate
 from processor.messages import Event
-from processor.simulate import FaultMix, simulate
 from processor.stages.reorder import PartitionBuffer
 
 

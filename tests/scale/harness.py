@@ -36,8 +36,8 @@ from helpers.kafka import settings_env
 from helpers.streams import StreamProducer
 from processor.audit import AuditReport, audit
 from processor.config import PROJECT_ROOT, Settings, load_settings
+from processor.devtools.simulate import FaultMix, simulate
 from processor.kafka.admin import create_topics
-from processor.simulate import FaultMix, simulate
 from processor.state.keys import Keys
 
 CLUSTER = PROJECT_ROOT / "deploy" / "local" / "cluster.sh"

@@ -11,8 +11,8 @@ import pytest
 
 from processor.cli import main
 from processor.config import load_pipelines, load_settings
+from processor.features import load_feature_module
 from processor.messages import RawMessage
-from processor.model.features import load_feature_module
 from processor.serializers.avro import encode_single_object
 from processor.serializers.schemas import SchemaStore
 from processor.stages.decode import Decoder

@@ -27,7 +27,7 @@ from helpers.kafka import settings_env, wait_for
 from helpers.net import free_port
 from helpers.processes import stop
 from processor.config import PROJECT_ROOT, Settings
-from processor.simulate import run_simulate
+from processor.devtools.simulate import run_simulate
 
 EVENT_TYPE = "user_signed_up"
 DRIFT_ALERTS = ("ProcessorFeatureDrift", "ProcessorScoreDrift")
@@ -158,8 +158,8 @@ def two_day_models(trained_models: Path, tmp_path_factory: pytest.TempPathFactor
     over two days it holds every hour of the day, as production history (months) does; over one
     day it would miss the newest hours, and a day of normal traffic would drift on hour_of_day."""
     from processor.config import load_pipelines, load_settings
-    from processor.model.training import Guards, train_model
-    from processor.simulate import FaultMix, simulate, write_jsonl
+    from processor.devtools.simulate import FaultMix, simulate, write_jsonl
+    from processor.training.training import Guards, train_model
 
     root = tmp_path_factory.mktemp("two-day-models")
     shutil.copytree(trained_models, root, dirs_exist_ok=True)

@@ -28,9 +28,9 @@ from confluent_kafka import Consumer, TopicPartition
 from helpers.kafka import produce, settings_env, wait_for
 from processor.audit import audit, read_topic
 from processor.config import PROJECT_ROOT, Settings
+from processor.devtools.simulate import FaultMix, simulate
 from processor.replay_headers import REPLAY_OF, REPLAY_SOURCE
 from processor.serializers.outputs import decode_json_output
-from processor.simulate import FaultMix, simulate
 
 V3_FIELD = {"name": "referral_channel", "type": ["null", "string"], "default": None, "doc": "Added in v3."}
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 from processor.audit import read_topic
 from processor.config import Settings, load_pipelines
+from processor.devtools.simulate.registry_producer import produce_through_registry
 from processor.kafka.records import to_raw
 from processor.serializers.registry import WriterSchemas, make_client
 from processor.serializers.schemas import SchemaStore
-from processor.simulate.registry_producer import produce_through_registry
 from processor.stages.decode import Decoder
 
 

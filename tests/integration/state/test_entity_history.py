@@ -8,9 +8,9 @@ from collections import Counter
 
 import redis
 
+from processor.features.base import load_feature_module
+from processor.features.history import InMemoryHistory
 from processor.messages import Event, RawMessage
-from processor.model.features.base import load_feature_module
-from processor.model.features.history import InMemoryHistory
 from processor.state.entity_history import EntityHistory
 from processor.state.keys import Keys
 

@@ -19,7 +19,7 @@ from helpers.net import free_port
 from helpers.records import envelope
 from processor.config import MetricsSettings, Settings
 from processor.decide.killswitch import set_switch
-from processor.simulate import run_simulate
+from processor.devtools.simulate import run_simulate
 from processor.state.keys import Keys
 from processor.status.scrape import SourceError, scrape
 

@@ -10,7 +10,7 @@ import pytest
 from processor.cli import main
 from processor.config import PipelinesConfig, load_settings
 from processor.decide.backtest import backtest
-from processor.simulate import FaultMix, simulate, write_jsonl
+from processor.devtools.simulate import FaultMix, simulate, write_jsonl
 
 
 @pytest.fixture

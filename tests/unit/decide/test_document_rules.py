@@ -8,7 +8,7 @@ import pytest
 
 from processor.config import PipelinesConfig
 from processor.decide.rules import compile_rules, first_match
-from processor.model.features import document_uploaded as features
+from processor.features import document_uploaded as features
 from processor.serializers.schemas import SchemaStore
 
 

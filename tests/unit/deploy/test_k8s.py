@@ -479,11 +479,8 @@ def _check_transactional_ids(m: Manifests) -> None:
 def _ingest_stop_timeouts() -> dict[str, float]:
     """What `processor ingest serve` waits for on SIGTERM, read off a serve() that runs nothing."""
     captured: dict[str, Any] = {}
-    fake_uvicorn = SimpleNamespace(
-        Config=lambda app, **kw: kw, Server=lambda config: SimpleNamespace(run=lambda: captured.update(config))
-    )
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ingest_app, "uvicorn", fake_uvicorn)
+        mp.setattr(ingest_app, "http_server", SimpleNamespace(serve=lambda config: captured.update(vars(config))))
         mp.setattr(ingest_app, "create_app", lambda settings: None)
         ingest_app.serve(load_settings())
     flush = inspect.signature(EventProducer.close).parameters["timeout_s"].default
@@ -506,7 +503,7 @@ def _review_stop_timeouts(**review: Any) -> dict[str, Any]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(review_server, "build_context", lambda settings, pipelines: context)
         mp.setattr(review_server, "create_app", lambda ctx: None)
-        mp.setattr(review_server, "uvicorn", SimpleNamespace(run=lambda app, **kw: captured.update(kw)))
+        mp.setattr(review_server, "http_server", SimpleNamespace(serve=lambda config: captured.update(vars(config))))
         mp.setattr(review_server, "threading", SimpleNamespace(Thread=_Thread, Event=threading.Event))
         review_server.serve(load_settings(review=review), SimpleNamespace())  # type: ignore[arg-type]
     assert len(joins) == 2

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from processor.model.training import _reference
+from processor.training.training import _reference
 
 MetadataFactory = Callable[..., dict[str, Any]]
 FEATURES = ("amount", "flag", "code")

@@ -11,10 +11,10 @@ from prometheus_client import CollectorRegistry
 from processor.batch_stats import BatchStats
 from processor.config import MonitoringSettings
 from processor.decide.killswitch import KillSwitch
-from processor.model.worker import ModelWorker
 from processor.monitoring.accounting import Accounting, RunSummary
 from processor.monitoring.metrics import Metrics
 from processor.monitoring.monitor import Monitor
+from processor.serving.worker import ModelWorker
 from processor.state.keys import Keys
 
 TOPIC = "events.raw"

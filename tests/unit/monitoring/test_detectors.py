@@ -83,7 +83,7 @@ def test_feature_constant_quiet_for_a_rare_flag_that_is_simply_absent(metadata: 
     meta = metadata()
     rare = np.zeros(20_000)
     rare[:40] = 1.0  # 0.2 % of training rows: 300 live rows without one is ordinary
-    from processor.model.training import _reference
+    from processor.training.training import _reference
 
     meta["reference"]["features"]["flag"] = _reference(rare)
     reference = ModelReference.from_metadata(meta)

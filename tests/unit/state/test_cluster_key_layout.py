@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from processor.features.base import HistoryCounter
 from processor.messages import Event, RawMessage
-from processor.model.features.base import HistoryCounter
 from processor.review.store import DoneRecord, ReviewStore
 from processor.state.dedupe import DedupeStore
 from processor.state.entity_history import EntityHistory

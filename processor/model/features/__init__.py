@@ -1,9 +1,0 @@
-"""Feature modules, one per event type, shared by training and serving.
-
-The contract lives in :mod:`processor.model.features.base`; it is re-exported here so callers
-(training, the scoring worker, the Redis history) import one place.
-"""
-
-from processor.model.features.base import FeatureModule, HistoryCounter, history_key_value, load_feature_module
-
-__all__ = ["FeatureModule", "HistoryCounter", "history_key_value", "load_feature_module"]
