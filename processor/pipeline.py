@@ -23,9 +23,9 @@ from processor.config import PipelinesConfig, Settings
 from processor.decide.killswitch import KillSwitch
 from processor.decide.rules import compile_rules
 from processor.decide.thresholds import DecisionMaker
-from processor.errors import FeatureError, LateEventError, ProcessingError, unexpected
+from processor.errors import FeatureError, LateEventError, unexpected
 from processor.logs import log_quarantined
-from processor.messages import Event, OutputRecord, RawMessage, Rejected, Scored
+from processor.messages import Event, OutputRecord, RawMessage, Reason, Rejected, Scored
 from processor.model.features.base import FeatureModule, load_feature_module
 from processor.model.registry import ModelRegistry
 from processor.model.shadow import ShadowComparer
@@ -202,7 +202,7 @@ class Pipeline:
                             raw=event.raw,
                             event_type=event.event_type,
                             event_id=event.event_id,
-                        ),
+                        ).reason(),
                     )
                 )
             else:
@@ -243,8 +243,8 @@ class Pipeline:
         for bad in rejected:
             outputs.append(self.router.quarantined(bad, now_ms))
             stats.answered.append((bad.raw.partition, bad.raw.offset))
-            stats.quarantined[(bad.error.stage, bad.error.code)] += 1
-            stats.outcomes[(bad.error.event_type or "unknown", "quarantined")] += 1
+            stats.quarantined[(bad.reason.stage, bad.reason.code)] += 1
+            stats.outcomes[(bad.reason.event_type or "unknown", "quarantined")] += 1
             log_quarantined(log, bad)
         outputs.extend(record for shadow in stats.shadow for record in shadow.records)
         if keep_samples:
@@ -317,13 +317,13 @@ class Pipeline:
         return out
 
 
-def _processing_error(code: str, exc: Exception, event: Event) -> ProcessingError:
+def _processing_error(code: str, exc: Exception, event: Event) -> Reason:
     error = unexpected(exc, event.raw, event.event_type, event.event_id)
     error.code = code
-    return error
+    return error.reason()
 
 
-def _feature_error(exc: Exception, event: Event) -> FeatureError:
+def _feature_error(exc: Exception, event: Event) -> Reason:
     error = FeatureError(
         "feature_error",
         f"{type(exc).__name__}: {exc}"[:1000],
@@ -332,7 +332,7 @@ def _feature_error(exc: Exception, event: Event) -> FeatureError:
         event_id=event.event_id,
     )
     error.__cause__ = exc  # the quarantine record's dead-letter headers name the feature code's exception
-    return error
+    return error.reason()
 
 
 def _late(event: Event) -> Event:

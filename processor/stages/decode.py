@@ -1,8 +1,9 @@
 """decode: value bytes to a record with its envelope read.
 
 JSON (UTF-8 object), Avro single-object encoding and Confluent framing (schema registry) are
-recognised by their first bytes. Every failure becomes a ``Rejected`` value with a specific code;
-nothing here raises into the loop, except ``RegistryUnavailable``: an unreachable schema registry
+recognised by their first bytes. Every failure becomes a ``Rejected`` value with a specific code
+(the per-event helpers raise; ``decode_batch`` turns the error into a ``Reason``); nothing here
+raises into the loop, except ``RegistryUnavailable``: an unreachable schema registry
 says nothing about the input, so the whole batch is retried once it answers (see ``app``).
 """
 
@@ -49,13 +50,13 @@ class Decoder:
         for raw in raws:
             try:
                 events.append(self.decode(raw))
-            except ProcessorError as exc:
+            except ProcessorError as exc:  # the stage boundary: from here on a rejection is a value
                 exc.raw = raw
-                rejected.append(Rejected(raw, exc))
+                rejected.append(Rejected(raw, exc.reason()))
             except RegistryUnavailable:
                 raise
             except Exception as exc:  # a decoder bug must cost one event, not the partition
-                rejected.append(Rejected(raw, unexpected(exc, raw)))
+                rejected.append(Rejected(raw, unexpected(exc, raw).reason()))
         return events, rejected
 
     def decode(self, raw: RawMessage) -> Event:

@@ -47,9 +47,10 @@ class Validator:
                 exc.raw = event.raw
                 exc.event_type = event.event_type
                 exc.event_id = event.event_id
-                rejected.append(Rejected(event.raw, exc))
+                rejected.append(Rejected(event.raw, exc.reason()))  # the stage boundary: a value from here on
             except Exception as exc:  # a validator bug must cost one event, not the partition
-                rejected.append(Rejected(event.raw, unexpected(exc, event.raw, event.event_type, event.event_id)))
+                error = unexpected(exc, event.raw, event.event_type, event.event_id)
+                rejected.append(Rejected(event.raw, error.reason()))
         return ok, rejected
 
     def validate(self, event: Event, now_ms: int) -> Event:
