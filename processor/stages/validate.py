@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from processor.config import EventTypeConfig, FieldCheck, PipelinesConfig, ProcessingSettings
+from processor.envelope import rfc3339_ms
 from processor.errors import ProcessorError, SchemaError, SemanticError, unexpected
 from processor.messages import Event, Rejected
 from processor.serializers.schemas import InputSchema, SchemaStore
-from processor.stages.decode import rfc3339_ms
 
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _EARLIEST_EVENT_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: anything older is a unit or clock error
