@@ -36,9 +36,16 @@ def router(topics, schema_store) -> Router:
     return Router(topics, OutputEncoder(schema_store))
 
 
+class _AssignedIds:
+    """The schema ids a registry assigned to the outputs (the real registry: tests/integration/registry)."""
+
+    def id_for(self, schema_name: str, topic: str) -> int:
+        return 41
+
+
 @pytest.fixture
 def avro_router(topics, schema_store) -> Router:
-    return Router(topics, OutputEncoder(schema_store, "avro"))
+    return Router(topics, OutputEncoder(schema_store, "avro-registry", _AssignedIds()))
 
 
 def event_from(raw: RawMessage, record: dict[str, Any], *, late: bool = False) -> Event:
@@ -75,9 +82,10 @@ def lineage(headers) -> dict[str, bytes | None]:
 
 
 def read_avro(schema_store, name: str, value: bytes) -> dict[str, Any]:
-    buf = io.BytesIO(value)
+    assert value[:5] == b"\x00\x00\x00\x00\x29"  # Confluent framing: magic byte, schema id 41
+    buf = io.BytesIO(value[5:])
     record = fastavro.schemaless_reader(buf, schema_store.outputs[name], return_record_name=False)
-    assert buf.tell() == len(value)
+    assert buf.tell() == len(value) - 5
     return record
 
 
@@ -244,7 +252,7 @@ def test_quarantine_error_message_is_capped(router, raw_factory):
 def test_avro_scored_and_review_records(avro_router, schema_store, raw_factory, signup):
     raw = raw_factory(signup)
     scored = avro_router.scored(Scored(event_from(raw, signup), decision()), PROCESSED)
-    assert lineage(scored.headers)["content-type"] == b"avro/binary"
+    assert lineage(scored.headers)["content-type"] == b"application/vnd.confluent.avro"
     back = read_avro(schema_store, "scored", scored.value)
     assert back["event_id"] == "su-1" and back["score"] == 0.1 and back["rule_ids"] == []
     assert list(back) == output_fields("scored")
