@@ -18,7 +18,6 @@ from typing import Any
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from processor.config import Settings, load_pipelines
-from processor.errors import ProcessorError
 from processor.kafka.clients import reader_config
 from processor.kafka.records import headers_of, to_raw
 from processor.serializers.outputs import decode_json_output
@@ -152,10 +151,8 @@ def audit(settings: Settings) -> AuditReport:
     for m in read_topic(settings, topics.raw):
         raw = to_raw(m)
         pos = (raw.partition, raw.offset)
-        try:
-            event_ids[pos] = decoder.decode(raw).event_id
-        except ProcessorError:
-            event_ids[pos] = None
+        decoded, _ = decoder.decode_batch([raw])  # a rejected input has no event id to count
+        event_ids[pos] = decoded[0].event_id if decoded else None
         originals[pos] = (raw.key, raw.value)
     report.inputs = len(event_ids)
 

@@ -1,16 +1,19 @@
 """One root exception, one subclass per stage.
 
 Every stage error carries a stable machine-readable ``code``, a human message, the path of the
-offending ``field`` when known, and the raw Kafka message it came from, so the router can write a
-quarantine record that forwards the original bytes and headers untouched (the way
-confluent-kafka's ``ValueDeserializationError`` keeps ``kafka_message``).
+offending ``field`` when known, and the raw Kafka message it came from. A stage may raise one
+inside its per-event helpers; at the stage's boundary it becomes a ``Reason`` value
+(``exc.reason()``, processor/reason.py), which is what ``Rejected`` carries to the quarantine
+record: nothing downstream of a stage handles an exception for an expected rejection.
 """
 
 from __future__ import annotations
 
+import traceback
 from typing import ClassVar
 
 from processor.raw_message import RawMessage
+from processor.reason import Reason
 
 
 class ProcessorError(Exception):
@@ -36,6 +39,29 @@ class ProcessorError(Exception):
         # What the envelope told us before the failure, so quarantine records are searchable.
         self.event_type = event_type
         self.event_id = event_id[:200] if isinstance(event_id, str) else None
+
+    def reason(self) -> Reason:
+        """This error as the value a ``Rejected`` carries (at the boundary of the stage that raised it).
+
+        The dead-letter headers name the cause when user code raised (a feature module's own
+        exception, chained as ``__cause__``), else this error's class.
+        """
+        cause = self.__cause__ if isinstance(self.__cause__, Exception) else None
+        kind = type(cause or self)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        trace = None
+        if cause is not None and cause.__traceback__ is not None:
+            trace = "".join(traceback.format_exception(cause))
+        return Reason(
+            self.stage,
+            self.code,
+            self.message,
+            self.field,
+            self.event_type,
+            self.event_id,
+            exception=name,
+            trace=trace,
+        )
 
 
 class ConfigError(ProcessorError):

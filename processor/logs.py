@@ -186,7 +186,7 @@ def log_quarantined(logger: logging.Logger, rejected: Rejected) -> None:
     The bytes, and the error message (which may quote a value), are on the quarantine topic for
     ``processor quarantine show``. Rate-limited per stage and code.
     """
-    error = rejected.error
+    error = rejected.reason
     raw = rejected.raw
     logger.info(
         "quarantined %s/%s",

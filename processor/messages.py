@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from processor.errors import ProcessorError
 from processor.raw_message import Headers as Headers
 from processor.raw_message import RawMessage as RawMessage
+from processor.reason import Reason as Reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,7 @@ class Rejected:
     """A bad record as a value (bytewax's ``errs`` stream): it will become one quarantine record."""
 
     raw: RawMessage
-    error: ProcessorError
+    reason: Reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,10 +23,10 @@ from processor.config import PipelinesConfig, Settings
 from processor.decide.killswitch import KillSwitch
 from processor.decide.rules import compile_rules
 from processor.decide.thresholds import DecisionMaker
-from processor.errors import FeatureError, ProcessingError, unexpected
+from processor.errors import FeatureError, unexpected
 from processor.features.base import FeatureModule, load_feature_module
 from processor.logs import log_quarantined
-from processor.messages import Event, OutputRecord, RawMessage, Rejected, Scored
+from processor.messages import Event, OutputRecord, RawMessage, Reason, Rejected, Scored
 from processor.serializers.outputs import OutputEncoder
 from processor.serializers.registry import OutputSchemaIds, RegistryUnavailable, WriterSchemas, make_client
 from processor.serializers.schemas import SchemaStore
@@ -219,8 +219,8 @@ class Pipeline:
         for bad in rejected:
             outputs.append(self.router.quarantined(bad, now_ms))
             stats.answered.append((bad.raw.partition, bad.raw.offset))
-            stats.quarantined[(bad.error.stage, bad.error.code)] += 1
-            stats.outcomes[(bad.error.event_type or "unknown", "quarantined")] += 1
+            stats.quarantined[(bad.reason.stage, bad.reason.code)] += 1
+            stats.outcomes[(bad.reason.event_type or "unknown", "quarantined")] += 1
             log_quarantined(log, bad)
         outputs.extend(record for shadow in stats.shadow for record in shadow.records)
         if keep_samples:
@@ -293,13 +293,13 @@ class Pipeline:
         return out
 
 
-def _processing_error(code: str, exc: Exception, event: Event) -> ProcessingError:
+def _processing_error(code: str, exc: Exception, event: Event) -> Reason:
     error = unexpected(exc, event.raw, event.event_type, event.event_id)
     error.code = code
-    return error
+    return error.reason()
 
 
-def _feature_error(exc: Exception, event: Event) -> FeatureError:
+def _feature_error(exc: Exception, event: Event) -> Reason:
     error = FeatureError(
         "feature_error",
         f"{type(exc).__name__}: {exc}"[:1000],
@@ -308,7 +308,7 @@ def _feature_error(exc: Exception, event: Event) -> FeatureError:
         event_id=event.event_id,
     )
     error.__cause__ = exc  # the quarantine record's dead-letter headers name the feature code's exception
-    return error
+    return error.reason()
 
 
 class _StageClock:

@@ -64,7 +64,7 @@ class PoisonPolicy:
                 error_type=type(exc).__name__,
             ),
         )
-        error = ProcessingError("unhandled_exception", f"{type(exc).__name__}: {exc}"[:1000], raw=raw)
+        error = ProcessingError("unhandled_exception", f"{type(exc).__name__}: {exc}"[:1000], raw=raw).reason()
         stats = BatchStats(inputs=1)
         stats.quarantined[(error.stage, error.code)] += 1
         stats.outcomes[("unknown", "quarantined")] += 1

@@ -58,6 +58,8 @@ _PERMANENT_KAFKA_ERRORS = {"msg_size_too_large": 413, "invalid_msg_size": 413}
 class Gateway:
     settings: Settings
     known_types: frozenset[str]
+    #: The known types whose validation policy is tolerant (the envelope check reads them as the decoder does).
+    tolerant_types: frozenset[str]
     tokens: TokenVerifier
     scopes: Scopes
     upload_ids: UploadIds
@@ -77,11 +79,16 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     ingest = settings.ingest
     metrics = IngestMetrics.create(registry)
     health = Health(stall_after_s=60.0)
-    known_types = frozenset(load_pipelines(settings.pipelines_file).event_types)
+    pipelines = load_pipelines(settings.pipelines_file)
+    known_types = frozenset(pipelines.event_types)
+    tolerant_types = frozenset(
+        name for name, config in pipelines.event_types.items() if config.validation == "tolerant"
+    )
     upload_secret = ingest.upload_id_secret
     gateway = Gateway(
         settings=settings,
         known_types=known_types,
+        tolerant_types=tolerant_types,
         tokens=TokenVerifier(ingest.api_tokens),
         scopes=Scopes(ingest.api_tokens, ingest.client_scopes, known_types),
         upload_ids=UploadIds(upload_secret.get_secret_value().encode() if upload_secret is not None else None),
@@ -186,6 +193,7 @@ async def _post_events(gateway: Gateway, request: Request) -> Response:
         gateway.known_types,
         gateway.scopes.of(client),
         gateway.scopes.clients,
+        gateway.tolerant_types,
     )
     single, checked, rejected = batch.single, batch.checked, batch.rejected
     for item in rejected:
@@ -351,7 +359,11 @@ async def _post_document(gateway: Gateway, request: Request) -> Response:
         "storage_uri": storage_uri,
     }
     event = check_event(
-        record, known_types=gateway.known_types, max_bytes=ingest.max_event_bytes, max_depth=ingest.max_json_depth
+        record,
+        known_types=gateway.known_types,
+        tolerant_types=gateway.tolerant_types,
+        max_bytes=ingest.max_event_bytes,
+        max_depth=ingest.max_json_depth,
     )
     (delivery,) = await _send(gateway, [event], client, DOCUMENTS)
     if delivery.error is not None:

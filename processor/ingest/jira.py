@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from processor.envelope import rfc3339_ms
 from processor.ingest.envelope import CheckedEvent
 from processor.ingest.rejections import Rejection
-from processor.stages.decode import rfc3339_ms
 
 EVENT_TYPE = "jira_ticket_created"
 ISSUE_CREATED = "jira:issue_created"

@@ -36,7 +36,12 @@ class CheckedBatch:
 
 
 def check_events(
-    body: bytes, limits: EventLimits, known_types: frozenset[str], scope: Scope, clients: Collection[str]
+    body: bytes,
+    limits: EventLimits,
+    known_types: frozenset[str],
+    scope: Scope,
+    clients: Collection[str],
+    tolerant_types: frozenset[str] = frozenset(),
 ) -> CheckedBatch:
     """Parse a ``/v1/events`` body and check each event; raises ``Rejection`` for the whole body."""
     # one level more than an event may have: a batch is an array around the events
@@ -61,6 +66,7 @@ def check_events(
             event = check_event(
                 item,
                 known_types=known_types,
+                tolerant_types=tolerant_types,
                 max_bytes=limits.max_event_bytes,
                 max_depth=limits.max_depth,
                 scope=scope,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 import time
 from collections.abc import Iterable
@@ -10,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import fastavro
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from processor.config import Settings
@@ -20,7 +18,6 @@ from processor.kafka.records import headers_of
 from processor.messages import Headers
 from processor.serializers.outputs import decode_json_output, decode_registry_output
 from processor.serializers.registry import CONFLUENT_MAGIC
-from processor.serializers.schemas import SchemaStore
 
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -117,53 +114,39 @@ def parse_coordinate(text: str, default_topic: str) -> tuple[str, int, int]:
     )
 
 
-class QuarantineDecoder:
-    """Quarantine topic messages back to records, in the encoding they were written with."""
-
-    def __init__(self, schemas: SchemaStore) -> None:
-        self._avro_schema = schemas.outputs.get("quarantine")
-
-    def decode(self, message: Message) -> QuarantinedRecord:
-        value = message.value()
-        if value is None:
-            raise ValueError("quarantine message has no value")
-        headers = dict(headers_of(message))
-        data: dict[str, Any]
-        if value.startswith(CONFLUENT_MAGIC):  # outputs.format avro-registry
-            data = decode_registry_output("quarantine", value, headers)
-        elif headers.get("content-type") == b"avro/binary":
-            if self._avro_schema is None:
-                raise ValueError("quarantine record is Avro but schemas/output/quarantine.avsc is missing")
-            decoded = fastavro.schemaless_reader(io.BytesIO(value), self._avro_schema, None)
-            if not isinstance(decoded, dict):
-                raise ValueError("quarantine record is not an Avro record")
-            data = decoded
-            quarantined_at = data["quarantined_at"]
-            if isinstance(quarantined_at, datetime):
-                data["quarantined_at"] = int(quarantined_at.timestamp() * 1000)
-        else:
-            data = decode_json_output(value)
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
-        if topic is None or partition is None or offset is None:
-            raise ValueError("message has no topic, partition or offset")
-        return QuarantinedRecord(
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            stage=str(data["stage"]),
-            error_code=str(data["error_code"]),
-            error_message=str(data.get("error_message") or ""),
-            field=data.get("field"),
-            event_type=data.get("event_type"),
-            event_id=data.get("event_id"),
-            key=data.get("key"),
-            value=data.get("value"),
-            headers=tuple((h["key"], h["value"]) for h in data.get("headers") or ()),
-            source_topic=str(data["source_topic"]),
-            source_partition=int(data["source_partition"]),
-            source_offset=int(data["source_offset"]),
-            quarantined_at=int(data["quarantined_at"]),
-        )
+def decode_quarantined(message: Message) -> QuarantinedRecord:
+    """A quarantine topic message back to its record, in the format it was written with
+    (``outputs.format``: JSON, or Confluent-framed Avro)."""
+    value = message.value()
+    if value is None:
+        raise ValueError("quarantine message has no value")
+    headers = dict(headers_of(message))
+    data: dict[str, Any]
+    if value.startswith(CONFLUENT_MAGIC):  # outputs.format avro-registry
+        data = decode_registry_output("quarantine", value, headers)
+    else:
+        data = decode_json_output(value)
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    if topic is None or partition is None or offset is None:
+        raise ValueError("message has no topic, partition or offset")
+    return QuarantinedRecord(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        stage=str(data["stage"]),
+        error_code=str(data["error_code"]),
+        error_message=str(data.get("error_message") or ""),
+        field=data.get("field"),
+        event_type=data.get("event_type"),
+        event_id=data.get("event_id"),
+        key=data.get("key"),
+        value=data.get("value"),
+        headers=tuple((h["key"], h["value"]) for h in data.get("headers") or ()),
+        source_topic=str(data["source_topic"]),
+        source_partition=int(data["source_partition"]),
+        source_offset=int(data["source_offset"]),
+        quarantined_at=int(data["quarantined_at"]),
+    )
 
 
 #: Kafka timestamps of quarantine records are set when they are produced, just after
@@ -224,7 +207,7 @@ def read_one(settings: Settings, partition: int, offset: int) -> QuarantinedReco
                 continue
             if message.offset() != offset:  # a gap (aborted or control record) where the offset was
                 return None
-            return QuarantineDecoder(SchemaStore(settings.schemas_dir)).decode(message)
+            return decode_quarantined(message)
         return None
     finally:
         consumer.close()
@@ -234,13 +217,12 @@ def read_quarantine(
     settings: Settings, selection: QuarantineFilter, messages: Iterable[Message] | None = None
 ) -> tuple[list[QuarantinedRecord], int]:
     """The committed quarantine records that match, in topic order; and how many could not be read."""
-    decoder = QuarantineDecoder(SchemaStore(settings.schemas_dir))
     source = messages if messages is not None else _read_since(settings, settings.topics.quarantine, selection.since_ms)
     out: list[QuarantinedRecord] = []
     unreadable = 0
     for message in source:
         try:
-            record = decoder.decode(message)
+            record = decode_quarantined(message)
         except (ValueError, KeyError, TypeError, EOFError):
             unreadable += 1  # reported by the caller: one unreadable record must not hide the rest
             continue

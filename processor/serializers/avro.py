@@ -23,7 +23,7 @@ def encode_single_object(schema: InputSchema, record: dict[str, Any]) -> bytes:
 
 
 def encode_record(parsed_schema: Any, record: dict[str, Any]) -> bytes:
-    """Plain Avro binary (no framing), for the outputs when Avro output is configured."""
+    """Plain Avro binary (no framing): the payload of an ``avro-registry`` output, after its Confluent header."""
     buf = io.BytesIO()
     fastavro.schemaless_writer(buf, parsed_schema, record)
     return buf.getvalue()

@@ -1,5 +1,5 @@
-"""Encode output records: JSON by default, Avro (plain binary, processor/schemas/output/*.avsc) when configured,
-or Confluent-framed Avro through a schema registry (``outputs.format: avro-registry``).
+"""Encode output records: JSON by default, or Confluent-framed Avro of processor/schemas/output/*.avsc
+through a schema registry (``outputs.format: avro-registry``): the two formats ``outputs.format`` names.
 
 In JSON, ``bytes`` fields (the quarantine record's original key and value, header values) are
 base64 strings, so any byte sequence survives the round trip exactly.
@@ -25,7 +25,6 @@ _BYTES_FIELDS = ("key", "value")
 #: The ``content-type`` header of each encoding.
 CONTENT_TYPES = {
     "json": b"application/json",
-    "avro": b"avro/binary",
     "avro-registry": b"application/vnd.confluent.avro",  # magic 0 + 4-byte schema id + Avro binary
 }
 
@@ -39,7 +38,7 @@ class OutputEncoder:
     def __init__(
         self,
         schemas: SchemaStore,
-        encoding: Literal["json", "avro", "avro-registry"] = "json",
+        encoding: Literal["json", "avro-registry"] = "json",
         registry: OutputSchemaIds | None = None,
     ) -> None:
         if encoding == "avro-registry" and registry is None:
@@ -64,8 +63,6 @@ class OutputEncoder:
             assert self._registry is not None
             schema_id = self._registry.id_for(schema_name, topic)  # cached after the first call
             return frame(schema_id, encode_record(self._schemas.outputs[schema_name], record))
-        if self.encoding == "avro":
-            return encode_record(self._schemas.outputs[schema_name], record)
         if schema_name == "quarantine":
             record = _bytes_to_base64(record)
         return orjson.dumps(record)

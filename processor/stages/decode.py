@@ -1,8 +1,9 @@
 """decode: value bytes to a record with its envelope read.
 
 JSON (UTF-8 object), Avro single-object encoding and Confluent framing (schema registry) are
-recognised by their first bytes. Every failure becomes a ``Rejected`` value with a specific code;
-nothing here raises into the loop, except ``RegistryUnavailable``: an unreachable schema registry
+recognised by their first bytes. Every failure becomes a ``Rejected`` value with a specific code
+(the per-event helpers raise; ``decode_batch`` turns the error into a ``Reason``); nothing here
+raises into the loop, except ``RegistryUnavailable``: an unreachable schema registry
 says nothing about the input, so the whole batch is retried once it answers (see ``app``).
 """
 
@@ -11,13 +12,13 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 import fastavro
 import orjson
 
 from processor.config import PipelinesConfig, ProcessingSettings
+from processor.envelope import check_envelope
 from processor.errors import DecodeError, ProcessorError, SchemaError, unexpected
 from processor.messages import Event, RawMessage, Rejected
 from processor.serializers.avro import CONFLUENT_MAGIC, HEADER_SIZE, SINGLE_OBJECT_MAGIC
@@ -26,7 +27,6 @@ from processor.serializers.schemas import InputSchema, SchemaStore
 
 _STRING_LITERAL = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _NON_FINITE = re.compile(rb"(?<![\w.])-?(NaN|Infinity)(?![\w.])")
-_REQUIRED_ENVELOPE = ("event_id", "event_type", "occurred_at", "entity_id")
 
 
 class Decoder:
@@ -49,13 +49,13 @@ class Decoder:
         for raw in raws:
             try:
                 events.append(self.decode(raw))
-            except ProcessorError as exc:
+            except ProcessorError as exc:  # the stage boundary: from here on a rejection is a value
                 exc.raw = raw
-                rejected.append(Rejected(raw, exc))
+                rejected.append(Rejected(raw, exc.reason()))
             except RegistryUnavailable:
                 raise
             except Exception as exc:  # a decoder bug must cost one event, not the partition
-                rejected.append(Rejected(raw, unexpected(exc, raw)))
+                rejected.append(Rejected(raw, unexpected(exc, raw).reason()))
         return events, rejected
 
     def decode(self, raw: RawMessage) -> Event:
@@ -153,94 +153,32 @@ class Decoder:
 
     # -- Envelope ------------------------------------------------------------------------------
 
-    def _envelope(self, raw: RawMessage, record: dict[str, Any], encoding: str) -> Event:
-        raw_id = record.get("event_id")
-        event_id = raw_id if isinstance(raw_id, str) else None
-        event_type = record.get("event_type")
-        if event_type is None:
-            raise SchemaError(
-                "missing_envelope_field", "envelope field event_type is missing", field="event_type", event_id=event_id
-            )
-        if not isinstance(event_type, str):
-            raise SchemaError("wrong_type", "event_type must be a string", field="event_type", event_id=event_id)
+    def _validation_of(self, event_type: str) -> str | None:
+        """The type's validation policy; None when no pipeline, or no schema, handles it."""
         config = self._pipelines.event_types.get(event_type)
         if config is None or not self._schemas.has(config.schema_name or event_type):
-            raise SchemaError(
-                "unknown_event_type",
-                f"no pipeline or schema for event_type {event_type[:100]!r}",
-                field="event_type",
-                event_id=event_id,
-            )
+            return None
+        return config.validation
 
-        def fail(code: str, message: str, field: str) -> SchemaError:
-            return SchemaError(code, message, field=field, event_type=event_type, event_id=event_id)
-
-        for name in _REQUIRED_ENVELOPE:
-            if record.get(name) is None:
-                raise fail("missing_envelope_field", f"envelope field {name} is missing", name)
-        tolerant = config.validation == "tolerant"
-        coercions: list[str] = []
-        ids: dict[str, str] = {}
-        for name in ("event_id", "entity_id"):
-            value = record[name]
-            if isinstance(value, int) and not isinstance(value, bool) and tolerant:
-                value = record[name] = str(value)
-                coercions.append(name)
-            if not isinstance(value, str):
-                raise fail("wrong_type", f"{name} must be a string, got {type(value).__name__}", name)
-            if not value:
-                raise fail("empty_envelope_field", f"{name} is empty", name)
-            ids[name] = value
-        occurred_at = _event_time(record["occurred_at"])
-        if occurred_at is None:
-            raise fail("wrong_type", "occurred_at must be epoch milliseconds or an RFC 3339 string", "occurred_at")
-        record["occurred_at"] = occurred_at
-        sequence = record.get("sequence")
-        if isinstance(sequence, str) and tolerant and sequence.lstrip("-").isdigit():
-            sequence = record["sequence"] = int(sequence)
-            coercions.append("sequence")
-        if sequence is not None and (not isinstance(sequence, int) or isinstance(sequence, bool)):
-            raise fail("wrong_type", "sequence must be an integer", "sequence")
-        version = record.get("schema_version")
-        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
-            raise fail("wrong_type", "schema_version must be an integer", "schema_version")
+    def _envelope(self, raw: RawMessage, record: dict[str, Any], encoding: str) -> Event:
+        envelope = check_envelope(record, self._validation_of)  # the gateway checks with the same rules
+        # the record carries the envelope as read, so later stages see one shape
+        record["event_id"], record["entity_id"] = envelope.event_id, envelope.entity_id
+        record["occurred_at"] = envelope.occurred_at
+        if "sequence" in envelope.coercions:
+            record["sequence"] = envelope.sequence
         return Event(
             raw=raw,
             record=record,
-            event_id=ids["event_id"],
-            event_type=event_type,
-            entity_id=ids["entity_id"],
-            occurred_at=occurred_at,
-            sequence=sequence,
-            schema_version=version,
+            event_id=envelope.event_id,
+            event_type=envelope.event_type,
+            entity_id=envelope.entity_id,
+            occurred_at=envelope.occurred_at,
+            sequence=envelope.sequence,
+            schema_version=envelope.schema_version,
             encoding=encoding,
-            coercions=tuple(coercions),
+            coercions=envelope.coercions,
         )
-
-
-def _event_time(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        return rfc3339_ms(value)
-    return None
-
-
-def rfc3339_ms(value: str) -> int | None:
-    """An RFC 3339 timestamp as epoch milliseconds; None when it is not one (or has no offset)."""
-    if not 10 <= len(value) <= 40:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:  # RFC 3339 requires an offset; a naive time is ambiguous
-        return None
-    return int(parsed.timestamp() * 1000)
 
 
 def json_depth(value: Any) -> int:

@@ -30,7 +30,7 @@ import orjson
 from processor.batch_stats import BatchStats
 from processor.config import PipelinesConfig
 from processor.errors import LateEventError
-from processor.messages import Event, RawMessage, Rejected
+from processor.messages import Event, RawMessage, Reason, Rejected
 from processor.state.reorder_store import BufferChange, StoredPartition
 
 
@@ -173,7 +173,7 @@ def committed(buffers: dict[int, PartitionBuffer], changes: Sequence[BufferChang
         buffers[change.partition].generation = change.new_generation
 
 
-def _late_error(event: Event) -> LateEventError:
+def _late_error(event: Event) -> Reason:
     return LateEventError(
         "behind_watermark",
         f"occurred_at {event.occurred_at} is behind the reorder watermark",
@@ -181,7 +181,7 @@ def _late_error(event: Event) -> LateEventError:
         raw=event.raw,
         event_type=event.event_type,
         event_id=event.event_id,
-    )
+    ).reason()
 
 
 def restore(topic: str, partition: int, stored: StoredPartition, now: float, owner: str = "") -> PartitionBuffer:

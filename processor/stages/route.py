@@ -8,15 +8,13 @@ Quarantine records add the dead-letter headers of Kafka Streams (KIP-1034).
 
 from __future__ import annotations
 
-import traceback
 from typing import Any
 
 import orjson
 
 from processor import __version__
 from processor.config import TopicsSettings
-from processor.errors import ProcessorError
-from processor.messages import Headers, OutputRecord, RawMessage, Rejected, Scored
+from processor.messages import Headers, OutputRecord, RawMessage, Reason, Rejected, Scored
 from processor.serializers.outputs import OutputEncoder
 
 #: Review records embed the event; past this size the embedded copy is cut (the topic must accept it).
@@ -79,14 +77,14 @@ class Router:
         )
 
     def quarantined(self, item: Rejected, quarantined_at: int) -> OutputRecord:
-        raw, err = item.raw, item.error
+        raw, reason = item.raw, item.reason
         record = {
-            "stage": err.stage,
-            "error_code": err.code,
-            "error_message": err.message[:2000],
-            "field": err.field,
-            "event_type": err.event_type,
-            "event_id": err.event_id,
+            "stage": reason.stage,
+            "error_code": reason.code,
+            "error_message": reason.message[:2000],
+            "field": reason.field,
+            "event_type": reason.event_type,
+            "event_id": reason.event_id,
             "key": raw.key,
             "value": raw.value,
             "headers": [{"key": k, "value": v} for k, v in raw.headers],
@@ -101,7 +99,11 @@ class Router:
             topic=self._topics.quarantine,
             key=raw.key,
             value=self._encoder.encode("quarantine", record, self._topics.quarantine),
-            headers=(*self._lineage(raw), *self._encoder.schema_headers("quarantine"), *dead_letter_headers(raw, err)),
+            headers=(
+                *self._lineage(raw),
+                *self._encoder.schema_headers("quarantine"),
+                *dead_letter_headers(raw, reason),
+            ),
         )
 
 
@@ -116,21 +118,15 @@ DLQ_OFFSET = "__streams.errors.offset"
 _MAX_STACKTRACE_BYTES = 16 * 1024
 
 
-def dead_letter_headers(raw: RawMessage, err: ProcessorError) -> Headers:
+def dead_letter_headers(raw: RawMessage, reason: Reason) -> Headers:
     """KIP-1034's six headers. The exception is the cause's class when user code raised (a
     feature module), else the stage's error class; the trace is the cause's, when there is one."""
-    cause = err.__cause__ if isinstance(err.__cause__, Exception) else None
-    source = cause or err
-    kind = type(source)
-    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-    if cause is not None and cause.__traceback__ is not None:
-        trace = "".join(traceback.format_exception(cause))
-    else:
-        trace = f"{name}: {err.stage}/{err.code}: {err.message}"
+    name = reason.exception
+    trace = reason.trace or f"{name}: {reason.stage}/{reason.code}: {reason.message}"
     return (
         (DLQ_EXCEPTION, name.encode()),
         (DLQ_STACKTRACE, trace.encode("utf-8", errors="replace")[:_MAX_STACKTRACE_BYTES]),
-        (DLQ_MESSAGE, f"{err.code}: {err.message}".encode("utf-8", errors="replace")[:2000]),
+        (DLQ_MESSAGE, f"{reason.code}: {reason.message}".encode("utf-8", errors="replace")[:2000]),
         (DLQ_TOPIC, raw.topic.encode()),
         (DLQ_PARTITION, str(raw.partition).encode()),
         (DLQ_OFFSET, str(raw.offset).encode()),

@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from processor.config import EventTypeConfig, FieldCheck, PipelinesConfig, ProcessingSettings
+from processor.envelope import rfc3339_ms
 from processor.errors import ProcessorError, SchemaError, SemanticError, unexpected
 from processor.messages import Event, Rejected
 from processor.serializers.schemas import InputSchema, SchemaStore
-from processor.stages.decode import rfc3339_ms
 
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _EARLIEST_EVENT_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: anything older is a unit or clock error
@@ -47,9 +47,10 @@ class Validator:
                 exc.raw = event.raw
                 exc.event_type = event.event_type
                 exc.event_id = event.event_id
-                rejected.append(Rejected(event.raw, exc))
+                rejected.append(Rejected(event.raw, exc.reason()))  # the stage boundary: a value from here on
             except Exception as exc:  # a validator bug must cost one event, not the partition
-                rejected.append(Rejected(event.raw, unexpected(exc, event.raw, event.event_type, event.event_id)))
+                error = unexpected(exc, event.raw, event.event_type, event.event_id)
+                rejected.append(Rejected(event.raw, error.reason()))
         return ok, rejected
 
     def validate(self, event: Event, now_ms: int) -> Event:

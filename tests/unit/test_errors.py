@@ -83,3 +83,37 @@ def test_catch_by_root():
     with pytest.raises(ProcessorError) as info:
         raise LateEventError("behind_watermark", "late")
     assert info.value.stage == "late"
+
+
+def test_a_stage_error_becomes_a_reason_value_with_the_same_fields():
+    err = SemanticError("out_of_range", "age_years=500 is above 120", field="age_years", event_type="t", event_id="e")
+    reason = err.reason()
+    assert (reason.stage, reason.code, reason.message, reason.field) == (
+        "semantic",
+        "out_of_range",
+        "age_years=500 is above 120",
+        "age_years",
+    )
+    assert (reason.event_type, reason.event_id) == ("t", "e")
+    assert (reason.exception, reason.trace) == ("processor.errors.SemanticError", None)
+    assert reason == err.reason()  # a value: equal when its fields are
+    with pytest.raises(AttributeError):
+        reason.code = "other"  # type: ignore[misc]
+
+
+def test_a_reason_names_user_codes_exception_and_keeps_its_trace():
+    try:
+        {}["amount"]
+    except KeyError as exc:
+        err = FeatureError("feature_error", f"KeyError: {exc}")
+        err.__cause__ = exc
+    reason = err.reason()
+    assert reason.exception == "KeyError"
+    assert reason.trace is not None and reason.trace.startswith("Traceback") and "KeyError: 'amount'" in reason.trace
+
+
+def test_a_reason_reads_the_envelope_set_after_the_error_was_raised():
+    # validate_batch names the event once the per-event helper has raised
+    err = SchemaError("missing_field", "email is missing", field="email")
+    err.event_type, err.event_id = "user_signed_up", "su-1"
+    assert (err.reason().event_type, err.reason().event_id) == ("user_signed_up", "su-1")

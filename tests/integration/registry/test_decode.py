@@ -75,7 +75,7 @@ def test_an_unknown_id_is_quarantined_with_the_bytes(registry_url: str) -> None:
     value = frame(2_000_000_000, b"\x02\x04")
     events, rejected = decoder.decode_batch(_raws([value]))
     assert events == []
-    error = rejected[0].error
+    error = rejected[0].reason
     assert (error.stage, error.code) == ("decode", "unknown_schema_id")
     assert "2000000000" in error.message
     assert rejected[0].raw.value == value
@@ -100,7 +100,7 @@ def test_a_writer_that_cannot_resolve_is_quarantined_naming_the_field(
     decoder, _ = _decoder(registry_url)
     events, rejected = decoder.decode_batch(_raws([frame(schema_id, b"")]))
     assert events == []
-    error = rejected[0].error
+    error = rejected[0].reason
     assert (error.stage, error.code, error.field) == ("schema", "schema_unresolvable", field)
     assert "user_signed_up" in error.message
 
@@ -110,8 +110,8 @@ def test_a_record_no_reader_knows_is_quarantined(registry_url: str, registry_cli
     schema_id = _register_variant(registry_client, f"{unique_topic()}-value", other)
     decoder, _ = _decoder(registry_url)
     _, rejected = decoder.decode_batch(_raws([frame(schema_id, b"\x02")]))
-    assert (rejected[0].error.stage, rejected[0].error.code) == ("schema", "unknown_record_name")
-    assert "elsewhere.Unrelated" in rejected[0].error.message
+    assert (rejected[0].reason.stage, rejected[0].reason.code) == ("schema", "unknown_record_name")
+    assert "elsewhere.Unrelated" in rejected[0].reason.message
 
 
 def test_an_unreachable_registry_raises_instead_of_quarantining() -> None:

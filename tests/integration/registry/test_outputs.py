@@ -33,7 +33,7 @@ def test_quarantine_and_review_records_round_trip_through_the_registry(
 ) -> None:
     router, topics = _router(registry_url)
     raw = RawMessage(topics.raw, 2, 41, b"key", b"\x00\x00\x00\x00\x07\xff", (("h", b"\x00\x01"), ("n", None)), T0)
-    quarantined = router.quarantined(Rejected(raw, DecodeError("unknown_schema_id", "no schema 7")), T0 + 5)
+    quarantined = router.quarantined(Rejected(raw, DecodeError("unknown_schema_id", "no schema 7").reason()), T0 + 5)
     assert quarantined.value[:1] == b"\x00"
     assert dict(quarantined.headers)["content-type"] == b"application/vnd.confluent.avro"
     deserializer = AvroDeserializer(registry_client)

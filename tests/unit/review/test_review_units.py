@@ -103,14 +103,13 @@ def test_decision_records_follow_the_output_schemas(pipelines: PipelinesConfig, 
     fastavro.validation.validate(scored, schemas["scored"], raise_errors=True)
     assert (feedback["label"], scored["decision"], scored["decision_source"]) == ("fraud", "block", "human")
     assert scored["score"] == 0.55 and scored["model_version"] == "v1"  # the model's view, kept for comparison
-    for encoding in ("json", "avro"):
-        fb, sc = decision_outputs(
-            settings.topics, OutputEncoder(SchemaStore(settings.schemas_dir), encoding), item, choice, "alice", 1, None
-        )
-        assert (fb.topic, sc.topic) == (settings.topics.feedback, settings.topics.scored)
-        headers = dict(fb.headers)
-        assert headers["decision-source"] == b"human" and headers["review-offset"] == b"5"
-        assert "source-offset" not in headers  # source-* name raw inputs; the audit counts those
+    fb, sc = decision_outputs(
+        settings.topics, OutputEncoder(SchemaStore(settings.schemas_dir)), item, choice, "alice", 1, None
+    )
+    assert (fb.topic, sc.topic) == (settings.topics.feedback, settings.topics.scored)
+    headers = dict(fb.headers)
+    assert headers["decision-source"] == b"human" and headers["review-offset"] == b"5"
+    assert "source-offset" not in headers  # source-* name raw inputs; the audit counts those
 
 
 def test_passwords_hash_and_verify() -> None:

@@ -1,4 +1,4 @@
-"""OutputEncoder: JSON (bytes as base64), Avro and registry-framed Avro against processor/schemas/output/*.avsc."""
+"""OutputEncoder: JSON (bytes as base64) and registry-framed Avro against processor/schemas/output/*.avsc."""
 
 from __future__ import annotations
 
@@ -91,12 +91,13 @@ def test_samples_cover_every_output_field(name):
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_avro_output_round_trip(schema_store, name):
-    encoder = OutputEncoder(schema_store, "avro")
-    assert encoder.content_type == b"avro/binary"
-    value = encoder.encode(name, SAMPLES[name])
-    buf = io.BytesIO(value)
+    encoder = OutputEncoder(schema_store, "avro-registry", _AssignedIds())
+    assert encoder.content_type == b"application/vnd.confluent.avro"
+    value = encoder.encode(name, SAMPLES[name], f"events.{name}")
+    assert value[:5] == b"\x00\x00\x00\x00\x29"  # magic byte, schema id 41
+    buf = io.BytesIO(value[5:])
     back = fastavro.schemaless_reader(buf, schema_store.outputs[name], return_record_name=False)
-    assert buf.tell() == len(value)
+    assert buf.tell() == len(value) - 5
     timestamps = {"occurred_at", "processed_at", "decided_at", "quarantined_at"}
     for field, expected in SAMPLES[name].items():
         got = back[field]
@@ -106,9 +107,9 @@ def test_avro_output_round_trip(schema_store, name):
 
 
 def test_avro_output_rejects_a_record_off_its_schema(schema_store):
-    encoder = OutputEncoder(schema_store, "avro")
+    encoder = OutputEncoder(schema_store, "avro-registry", _AssignedIds())
     with pytest.raises((ValueError, TypeError)):
-        encoder.encode("scored", {**SAMPLES["scored"], "score": "high"})
+        encoder.encode("scored", {**SAMPLES["scored"], "score": "high"}, "events.scored")
 
 
 @pytest.mark.parametrize("name", ["scored", "review", "feedback"])

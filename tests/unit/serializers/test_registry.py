@@ -173,7 +173,7 @@ def test_framed_input_without_a_registry_is_quarantined_as_not_configured(tmp_pa
     )
     events, rejected = decoder.decode_batch([_raw(frame(1, b"\x02"))])
     assert events == []
-    assert (rejected[0].error.stage, rejected[0].error.code) == ("decode", "schema_registry_not_configured")
+    assert (rejected[0].reason.stage, rejected[0].reason.code) == ("decode", "schema_registry_not_configured")
     assert rejected[0].raw.value == frame(1, b"\x02")
 
 

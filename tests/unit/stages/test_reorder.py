@@ -376,7 +376,7 @@ def test_the_stage_flags_or_quarantines_late_events_by_their_type_s_policy(pipel
     assert [(e.raw.offset, e.late) for e in out.ready] == [(3, True)]
     (rejected,) = out.late
     assert rejected.raw.offset == 4
-    assert (rejected.error.stage, rejected.error.code, rejected.error.field) == (
+    assert (rejected.reason.stage, rejected.reason.code, rejected.reason.field) == (
         "late",
         "behind_watermark",
         "occurred_at",

@@ -36,9 +36,16 @@ def router(topics, schema_store) -> Router:
     return Router(topics, OutputEncoder(schema_store))
 
 
+class _AssignedIds:
+    """The schema ids a registry assigned to the outputs (the real registry: tests/integration/registry)."""
+
+    def id_for(self, schema_name: str, topic: str) -> int:
+        return 41
+
+
 @pytest.fixture
 def avro_router(topics, schema_store) -> Router:
-    return Router(topics, OutputEncoder(schema_store, "avro"))
+    return Router(topics, OutputEncoder(schema_store, "avro-registry", _AssignedIds()))
 
 
 def event_from(raw: RawMessage, record: dict[str, Any], *, late: bool = False) -> Event:
@@ -75,9 +82,10 @@ def lineage(headers) -> dict[str, bytes | None]:
 
 
 def read_avro(schema_store, name: str, value: bytes) -> dict[str, Any]:
-    buf = io.BytesIO(value)
+    assert value[:5] == b"\x00\x00\x00\x00\x29"  # Confluent framing: magic byte, schema id 41
+    buf = io.BytesIO(value[5:])
     record = fastavro.schemaless_reader(buf, schema_store.outputs[name], return_record_name=False)
-    assert buf.tell() == len(value)
+    assert buf.tell() == len(value) - 5
     return record
 
 
@@ -184,7 +192,7 @@ def test_quarantine_record_carries_the_exact_original(router, raw_factory, value
     headers = (("traceparent", b"00-abc-01"), ("binary", b"\x00\xff\xfe"), ("empty", b""), ("null", None))
     raw = raw_factory(value, key=key, headers=headers, partition=2, offset=99, timestamp_ms=T0 - 5)
     err = DecodeError("invalid_utf8", "value is not UTF-8", raw=raw)
-    out = router.quarantined(Rejected(raw, err), PROCESSED)
+    out = router.quarantined(Rejected(raw, err.reason()), PROCESSED)
     assert out.topic == "out.quarantine"
     assert out.key == key
     assert lineage(out.headers) == {
@@ -225,14 +233,16 @@ def test_quarantine_record_names_the_field_and_envelope(router, raw_factory, sig
     raw = raw_factory(signup)
     err = SemanticError("out_of_range", "age_years=500 is above the maximum 120", field="age_years")
     err.event_type, err.event_id = "user_signed_up", "su-1"
-    record = decode_json_output(router.quarantined(Rejected(raw, err), PROCESSED).value)
+    record = decode_json_output(router.quarantined(Rejected(raw, err.reason()), PROCESSED).value)
     assert (record["stage"], record["error_code"], record["field"]) == ("semantic", "out_of_range", "age_years")
     assert (record["event_type"], record["event_id"]) == ("user_signed_up", "su-1")
 
 
 def test_quarantine_error_message_is_capped(router, raw_factory):
     raw = raw_factory(b"x")
-    record = decode_json_output(router.quarantined(Rejected(raw, DecodeError("x", "m" * 10_000)), PROCESSED).value)
+    record = decode_json_output(
+        router.quarantined(Rejected(raw, DecodeError("x", "m" * 10_000).reason()), PROCESSED).value
+    )
     assert record["error_message"] == "m" * 2000
 
 
@@ -242,7 +252,7 @@ def test_quarantine_error_message_is_capped(router, raw_factory):
 def test_avro_scored_and_review_records(avro_router, schema_store, raw_factory, signup):
     raw = raw_factory(signup)
     scored = avro_router.scored(Scored(event_from(raw, signup), decision()), PROCESSED)
-    assert lineage(scored.headers)["content-type"] == b"avro/binary"
+    assert lineage(scored.headers)["content-type"] == b"application/vnd.confluent.avro"
     back = read_avro(schema_store, "scored", scored.value)
     assert back["event_id"] == "su-1" and back["score"] == 0.1 and back["rule_ids"] == []
     assert list(back) == output_fields("scored")
@@ -258,7 +268,7 @@ def test_avro_scored_and_review_records(avro_router, schema_store, raw_factory, 
 @pytest.mark.parametrize("value", [*HOSTILE_VALUES, None])
 def test_avro_quarantine_record(avro_router, schema_store, raw_factory, value):
     raw = raw_factory(value, headers=(("h", b"\xff"), ("n", None)))
-    out = avro_router.quarantined(Rejected(raw, DecodeError("tombstone", "null")), PROCESSED)
+    out = avro_router.quarantined(Rejected(raw, DecodeError("tombstone", "null").reason()), PROCESSED)
     back = read_avro(schema_store, "quarantine", out.value)
     assert back["value"] == value
     assert back["key"] == raw.key
@@ -272,7 +282,7 @@ def test_a_feature_modules_exception_is_named_in_the_dead_letter_headers(router,
     except KeyError as exc:
         err = FeatureError("feature_error", f"KeyError: {exc}", raw=raw, event_type="user_signed_up")
         err.__cause__ = exc
-    out = router.quarantined(Rejected(raw, err), PROCESSED)
+    out = router.quarantined(Rejected(raw, err.reason()), PROCESSED)
     headers = lineage(out.headers)
     assert headers["__streams.errors.exception"] == b"KeyError"
     assert b"Traceback" in headers["__streams.errors.stacktrace"]

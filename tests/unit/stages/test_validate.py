@@ -12,7 +12,7 @@ import pytest
 
 from helpers.records import T0, sensor_pipelines, sensor_record, write_sensor_schema
 from processor.config import EventTypeConfig, PipelinesConfig, ProcessingSettings
-from processor.errors import ConfigError, SchemaError, SemanticError
+from processor.errors import ConfigError
 from processor.messages import Event, Rejected
 from processor.serializers.avro import encode_single_object
 from processor.serializers.schemas import SchemaStore
@@ -30,11 +30,10 @@ def run(decoder: Decoder, validator: Validator, raw_factory):
     def go(record: dict[str, Any], now_ms: int = NOW_MS) -> tuple[list[Event], list[Rejected]]:
         raw = raw_factory(record)
         events, rejected = decoder.decode_batch([raw])
-        assert rejected == [], [(r.error.code, r.error.message) for r in rejected]
+        assert rejected == [], [(r.reason.code, r.reason.message) for r in rejected]
         ok, bad = validator.validate_batch(events, now_ms)
         for item in bad:
             assert item.raw is raw
-            assert item.error.raw is raw
         return ok, bad
 
     return go
@@ -42,7 +41,7 @@ def run(decoder: Decoder, validator: Validator, raw_factory):
 
 def valid(run, record: dict[str, Any], now_ms: int = NOW_MS) -> Event:
     ok, bad = run(record, now_ms)
-    assert bad == [], [(r.error.stage, r.error.code, r.error.field, r.error.message) for r in bad]
+    assert bad == [], [(r.reason.stage, r.reason.code, r.reason.field, r.reason.message) for r in bad]
     assert len(ok) == 1
     return ok[0]
 
@@ -51,7 +50,7 @@ def invalid(run, record: dict[str, Any], stage: str, code: str, field: str | Non
     ok, bad = run(record, now_ms)
     assert ok == []
     assert len(bad) == 1
-    err = bad[0].error
+    err = bad[0].reason
     assert (err.stage, err.code, err.field) == (stage, code, field), err.message
     assert err.event_type == record["event_type"]
     assert err.event_id == record["event_id"]
@@ -80,7 +79,7 @@ def test_missing_required_field(run, request, fixture, name):
     record = request.getfixturevalue(fixture)
     del record[name]
     rejected = invalid(run, record, "schema", "missing_field", name)
-    assert isinstance(rejected.error, SchemaError)
+    assert rejected.reason.exception == "processor.errors.SchemaError"
 
 
 @pytest.mark.parametrize(
@@ -104,7 +103,7 @@ def test_wrong_type(run, request, fixture, name, value):
     record[name] = value
     ok, bad = run(record)
     assert ok == []
-    err = bad[0].error
+    err = bad[0].reason
     assert err.stage == "schema"
     assert err.field == name
     assert err.code == "wrong_type"
@@ -231,7 +230,7 @@ def test_semantic_checks(run, request, fixture, name, value, code):
     record = request.getfixturevalue(fixture)
     record[name] = value
     rejected = invalid(run, record, "semantic", code, name)
-    assert isinstance(rejected.error, SemanticError)
+    assert rejected.reason.exception == "processor.errors.SemanticError"
 
 
 @pytest.mark.parametrize(
@@ -285,7 +284,7 @@ def test_future_check_uses_the_wall_clock_by_default(decoder, validator, raw_fac
     signup["occurred_at"] = 32_503_680_000_000  # year 3000
     events, _ = decoder.decode_batch([raw_factory(signup)])
     ok, bad = validator.validate_batch(events)
-    assert ok == [] and bad[0].error.code == "occurred_at_in_future"
+    assert ok == [] and bad[0].reason.code == "occurred_at_in_future"
 
 
 # -- schema evolution ----------------------------------------------------------------------------
@@ -353,7 +352,7 @@ def test_non_finite_number_in_an_avro_record(tmp_path, raw_factory, value, histo
     assert rejected == [] and events[0].encoding == "avro"
     ok, bad = validator.validate_batch(events, NOW_MS)
     assert ok == []
-    assert (bad[0].error.stage, bad[0].error.code, bad[0].error.field) == ("semantic", "non_finite_number", field)
+    assert (bad[0].reason.stage, bad[0].reason.code, bad[0].reason.field) == ("semantic", "non_finite_number", field)
 
     record["value"], record["history"] = 1.0, [0.5]
     events, _ = decoder.decode_batch([raw_factory(encode_single_object(store.get("sensor_read", 1), record))])
@@ -369,11 +368,11 @@ def test_avro_records_get_the_semantic_checks(tmp_path, raw_factory):
     events, _ = decoder.decode_batch([raw_factory(encode_single_object(store.get("sensor_read", 1), record))])
     ok, bad = validator.validate_batch(events, NOW_MS)
     assert ok == []
-    assert (bad[0].error.stage, bad[0].error.code, bad[0].error.field) == ("semantic", "out_of_range", "value")
+    assert (bad[0].reason.stage, bad[0].reason.code, bad[0].reason.field) == ("semantic", "out_of_range", "value")
     record["occurred_at"] = 1_000
     events, _ = decoder.decode_batch([raw_factory(encode_single_object(store.get("sensor_read", 1), record))])
     _, bad = validator.validate_batch(events, NOW_MS)
-    assert bad[0].error.code == "occurred_at_out_of_range"
+    assert bad[0].reason.code == "occurred_at_out_of_range"
 
 
 def test_avro_event_with_non_finite_number_built_directly(validator, decoder, raw_factory, signup):
@@ -382,7 +381,7 @@ def test_avro_event_with_non_finite_number_built_directly(validator, decoder, ra
     event = replace(events[0], encoding="avro", record={**signup, "extra_metric": {"x": [math.nan]}})
     ok, bad = validator.validate_batch([event], NOW_MS)
     assert ok == []
-    assert (bad[0].error.code, bad[0].error.field) == ("non_finite_number", "extra_metric.x[0]")
+    assert (bad[0].reason.code, bad[0].reason.field) == ("non_finite_number", "extra_metric.x[0]")
 
 
 # -- batches and config --------------------------------------------------------------------------
@@ -396,7 +395,7 @@ def test_batch_keeps_order_and_accounts_for_everything(decoder, validator, raw_f
     assert rejected == []
     ok, bad = validator.validate_batch(events, NOW_MS)
     assert [e.event_id for e in ok] == ["su-1", "jira-1", "doc-1"]
-    assert [(r.raw, r.error.event_id, r.error.code) for r in bad] == [
+    assert [(r.raw, r.reason.event_id, r.reason.code) for r in bad] == [
         (raws[1], "jira-2", "not_allowed_value"),
         (raws[3], "doc-2", "unknown_field"),
     ]

@@ -39,7 +39,7 @@ def run_stages(store: SchemaStore) -> RunStages:
         valid, invalid = validator.validate_batch(events)
         outcomes: dict[int, Outcome] = {e.raw.offset: ("ok", None) for e in valid}
         for item in [*rejected, *invalid]:
-            outcomes[item.raw.offset] = (item.error.stage, item.error.code)
+            outcomes[item.raw.offset] = (item.reason.stage, item.reason.code)
         for event in valid:
             assert not event.coercions, f"a valid simulated event needed coercions: {event.coercions}"
         return [outcomes[i] for i in range(len(messages))]
