@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import redis
 
 from processor.messages import Event
@@ -142,7 +144,7 @@ class _Item:
     ttl_s: int
     adds: dict[bytes, int] = field(default_factory=dict)  # event id digest -> event time
     ranges: list[int] = field(default_factory=list)  # low, high, low, high, ...
-    targets: list[tuple[int, str]] = field(default_factory=list)  # (event index, counter) per range
+    targets: list[int] = field(default_factory=list)  # per range: counter id x events + event index
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +182,12 @@ class EntityHistory:
     def queue(self, pipe: Any, events: Sequence[Event], modules: dict[str, FeatureModule]) -> QueuedCounts:
         """Queue the batch's adds and counts on a pipeline; returns the parser of its results."""
         work: dict[tuple[str, int, bytes], _Item] = {}
+        # each count lands at (counter id) x (events) + (event index) of one flat array (``QueuedCounts``)
+        counter_ids: dict[str, int] = {}
+        for described in modules.values():
+            for counter in described.HISTORY:
+                counter_ids.setdefault(counter.name, len(counter_ids))
+        n_events = len(events)
         bucket_keys: dict[tuple[str, int, int], tuple[str, str]] = {}  # this bucket's hash, the previous one's
         calls: dict[int, list[_Item]] = {}
         for index, event in enumerate(events):
@@ -217,17 +225,17 @@ class EntityHistory:
                 item.adds[member] = t
                 for counter in group.counters:
                     item.ranges += (t - counter.window_ms, t)
-                    item.targets.append((index, counter.name))
+                    item.targets.append(counter_ids[counter.name] * n_events + index)
         first = len(pipe)
         if calls:
             # what Script.__call__ does, once per batch instead of once per call: the pipeline
             # makes sure Redis has the script (SCRIPT EXISTS / LOAD) before it sends the batch
             pipe.scripts.add(self._apply)
-        targets: list[list[tuple[int, str]]] = []
+        targets: list[list[int]] = []
         for items in calls.values():
             keys: dict[str, int] = {}
             packed: list[bytes] = []
-            call_targets: list[tuple[int, str]] = []
+            call_targets: list[int] = []
             for item in items:
                 h, z, ph, pz = (keys.setdefault(key, len(keys) + 1) for key in item.keys)
                 n, m = len(item.adds), len(item.ranges) // 2
@@ -237,7 +245,7 @@ class EntityHistory:
                 call_targets += item.targets
             pipe.execute_command("EVALSHA", self._apply.sha, len(keys), *keys, _INLINE, b"".join(packed))
             targets.append(call_targets)
-        return QueuedCounts(first, list(events), targets, modules)
+        return QueuedCounts(first, list(events), targets, modules, counter_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,13 +254,27 @@ class QueuedCounts:
 
     first: int  # index of the first history script in the pipeline's results
     events: list[Event]
-    targets: list[list[tuple[int, str]]]  # per script call: (event index, counter name) per count
+    targets: list[list[int]]  # per script call, per count: counter id x len(events) + event index
     modules: dict[str, FeatureModule]
+    counter_ids: dict[str, int]  # counter name -> id
+
+    def arrays(self, results: list[Any]) -> dict[str, npt.NDArray[np.int64]]:
+        """Per counter name, the count of every event of the batch (0 for events it does not describe)."""
+        n = len(self.events)
+        flat = np.zeros(len(self.counter_ids) * n, dtype=np.int64)
+        for call, targets in enumerate(self.targets):
+            counts = results[self.first + call]
+            if len(counts) != len(targets):
+                raise ValueError(f"history script returned {len(counts)} counts for {len(targets)} ranges")
+            if targets:
+                flat[np.asarray(targets, dtype=np.intp)] = np.asarray(counts, dtype=np.int64)
+        return {name: flat[i * n : (i + 1) * n] for name, i in self.counter_ids.items()}
 
     def parse(self, results: list[Any]) -> list[dict[str, int]]:
-        zeros = {t: dict.fromkeys((c.name for c in m.HISTORY), 0) for t, m in self.modules.items()}
-        out = [zeros[e.event_type].copy() if e.event_type in zeros else {} for e in self.events]
-        for call, targets in enumerate(self.targets):
-            for (index, name), count in zip(targets, results[self.first + call], strict=True):
-                out[index][name] = int(count)
-        return out
+        """The counts of each event by counter name (its type's counters only)."""
+        arrays = {name: column.tolist() for name, column in self.arrays(results).items()}
+        names = {t: [c.name for c in m.HISTORY] for t, m in self.modules.items()}
+        return [
+            {name: arrays[name][i] for name in names[e.event_type]} if e.event_type in names else {}
+            for i, e in enumerate(self.events)
+        ]
