@@ -5,7 +5,8 @@ and the Redis buffer changes that go with them, and leaves committing (or aborti
 Redis is touched twice per batch: one pipeline for the dedupe marks, one for the entity history
 and the reorder-buffer scripts of every partition. Features, the model and the decision bands work
 on all of a batch's events of one type at once (history counts as arrays, a feature module's
-optional ``compute_batch``, one model call per type); rules and outputs go event by event.
+optional ``compute_batch``, one model call per type, every type's call submitted before the first
+is waited for, so the model thread scores while this one computes); rules and outputs go event by event.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import redis
 
 from processor.batch_stats import BatchStats, DriftSample
 from processor.config import PipelinesConfig, Settings
-from processor.decide.killswitch import KillSwitch
+from processor.decide.killswitch import KillSwitch, SwitchState
 from processor.decide.rules import compile_rules
 from processor.decide.thresholds import DecisionMaker
 from processor.errors import FeatureError, LateEventError, ProcessingError, unexpected
@@ -31,7 +32,7 @@ from processor.messages import Event, OutputRecord, RawMessage, Rejected, Scored
 from processor.model.features.base import FeatureModule, batch_compute, load_feature_module
 from processor.model.registry import ModelRegistry
 from processor.model.shadow import ShadowComparer
-from processor.model.worker import ModelWorker
+from processor.model.worker import ModelWorker, PendingScore
 from processor.serializers.outputs import OutputEncoder
 from processor.serializers.registry import OutputSchemaIds, RegistryUnavailable, WriterSchemas, make_client
 from processor.serializers.schemas import SchemaStore
@@ -262,11 +263,15 @@ class Pipeline:
         rejected: list[Rejected],
     ) -> list[Scored]:
         """Features, one model call and the decisions, per event type, each on the whole batch's
-        events of that type at once; then the scored events back in release order."""
+        events of that type at once; then the scored events back in release order.
+
+        Every type's model call is submitted before the first is waited for: the model thread
+        scores one type while this one computes the next type's features or decides the last's.
+        """
         by_type: dict[str, list[int]] = defaultdict(list)
         for index, event in enumerate(ready):
             by_type[event.event_type].append(index)
-        out: list[Scored] = []
+        submitted: list[tuple[str, list[Event], npt.NDArray[np.float64], SwitchState, PendingScore | None]] = []
         for event_type, indices in by_type.items():
             module = self.modules[event_type]
             events = [ready[i] for i in indices]
@@ -274,7 +279,13 @@ class Pipeline:
             events, matrix = feature_matrix(module, events, counts, rejected)
             if not events:
                 continue
-            out.extend(self._decide(event_type, module.FEATURE_NAMES, events, matrix, stats))
+            switch = self.killswitch.state_for(event_type)
+            pending = None if switch.engaged else self.worker.submit(event_type, matrix, events)
+            submitted.append((event_type, events, matrix, switch, pending))
+        out: list[Scored] = []
+        for event_type, events, matrix, switch, pending in submitted:
+            names = self.modules[event_type].FEATURE_NAMES
+            out.extend(self._decide(event_type, names, events, matrix, switch, pending, stats))
         # release order per partition matters downstream (per-entity order): restore it
         position = {id(e): i for i, e in enumerate(ready)}
         out.sort(key=lambda s: position[id(s.event)])
@@ -286,15 +297,17 @@ class Pipeline:
         names: Sequence[str],
         events: list[Event],
         matrix: npt.NDArray[np.float64],
+        switch: SwitchState,
+        pending: PendingScore | None,
         stats: BatchStats,
     ) -> list[Scored]:
-        """One model call for one type's events, then their decisions (bands on arrays, rules per event)."""
+        """One type's model scores (``pending``: None when the kill switch is engaged), then the
+        decisions (bands on arrays, rules per event)."""
         # each row as {name: value}, NaN (missing) as None: what outputs and rules see
         present = matrix.astype(object)
         present[np.isnan(matrix)] = None
         features = [dict(zip(names, row, strict=True)) for row in present.tolist()]
-        switch = self.killswitch.state_for(event_type)
-        if switch.engaged:  # the model is switched off: capture and decide without it
+        if pending is None:  # the model is switched off: capture and decide without it
             stats.killswitched[event_type] += len(events)
             out = []
             for event, values in zip(events, features, strict=True):
@@ -303,7 +316,7 @@ class Pipeline:
                     decision = self.decider.apply_rules(event_type, decision, event.record, values)
                 out.append(Scored(event, decision, values))
             return out
-        result = self.worker.score(event_type, matrix, events)
+        result = self.worker.result(pending)
         stats.drift.append(DriftSample(event_type, result.model_version, matrix, result.scores))
         if result.shadow is not None:
             stats.shadow.append(result.shadow)
