@@ -20,8 +20,9 @@ Layout, for memory: most keys (an IP, an uploader) see a few events, so a key of
 - Every hash and set written gets its expiry refreshed (``keep`` + a day of wall-clock time), so a
   bucket no one writes any more disappears as a whole; nothing is trimmed entry by entry.
 
-Speed: one script call per slot group per batch (``processor.state.keys.GROUPS``), all on the
-batch's pipeline; a call's keys share a hash tag, so it runs unchanged on Redis Cluster. Counters
+Speed: one script call per batch on a single Redis, one per slot group
+(``processor.state.keys.GROUPS``) on Redis Cluster, whose keys share a hash tag; all on the
+batch's pipeline. The key names are the same either way. Counters
 of one event type that share a key field (sign-ups per IP over 1 h and over 24 h) share entries,
 counted with two ranges.
 """
@@ -40,6 +41,7 @@ import redis
 from processor.messages import Event
 from processor.model.features.base import FeatureModule, HistoryCounter, history_key_value
 from processor.state.keys import GROUPS, Keys, digest
+from processor.state.redis_client import is_cluster
 
 # Keys live at least this long after their last write, beyond the longest window they serve.
 _EXPIRY_SLACK_S = 86_400
@@ -157,11 +159,22 @@ class _Group:
 
 
 class EntityHistory:
-    def __init__(self, client: redis.Redis, keys: Keys, retention_slack_ms: int, shards: int = 4_096) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        retention_slack_ms: int,
+        shards: int = 4_096,
+        *,
+        cluster: bool | None = None,
+    ) -> None:
         self._keys = keys
         self._slack_ms = retention_slack_ms
         self._shards = shards
         self._apply = client.register_script(_APPLY)
+        #: script calls per batch: one per slot group on Redis Cluster (a call's keys must share a
+        #: slot), one in all on a single Redis (``cluster``: None asks the client which it is)
+        self._calls = GROUPS if (is_cluster(client) if cluster is None else cluster) else 1
         # per event type: counters grouped by key field
         self._groups: dict[int, list[_Group]] = {}
 
@@ -221,7 +234,7 @@ class EntityHistory:
                         name[4:],
                         group.keep_ms // 1000 + _EXPIRY_SLACK_S,
                     )
-                    calls.setdefault(shard % GROUPS, []).append(item)
+                    calls.setdefault(shard % self._calls, []).append(item)
                 item.adds[member] = t
                 for counter in group.counters:
                     item.ranges += (t - counter.window_ms, t)
