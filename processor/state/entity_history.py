@@ -32,6 +32,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from typing import Any
 
 import numpy as np
@@ -39,8 +40,8 @@ import numpy.typing as npt
 import redis
 
 from processor.messages import Event
-from processor.model.features.base import FeatureModule, HistoryCounter, history_key_value
-from processor.state.keys import GROUPS, Keys, digest
+from processor.model.features.base import FeatureModule, HistoryCounter
+from processor.state.keys import GROUPS, Keys
 from processor.state.redis_client import is_cluster
 
 # Keys live at least this long after their last write, beyond the longest window they serve.
@@ -201,20 +202,36 @@ class EntityHistory:
             for counter in described.HISTORY:
                 counter_ids.setdefault(counter.name, len(counter_ids))
         n_events = len(events)
+        # per event type: (group, its tag, bucket length, key field, expiry, [(count slot base, window)])
+        plans = {
+            event_type: [
+                (
+                    group,
+                    group.keep_ms,
+                    group.counters[0].key_field,
+                    group.keep_ms // 1000 + _EXPIRY_SLACK_S,
+                    [(counter_ids[c.name] * n_events, c.window_ms) for c in group.counters],
+                )
+                for group in self._grouped(event_type, module)
+            ]
+            for event_type, module in modules.items()
+        }
         bucket_keys: dict[tuple[str, int, int], tuple[str, str]] = {}  # this bucket's hash, the previous one's
         calls: dict[int, list[_Item]] = {}
+        promoted = Keys.promoted_beside
         for index, event in enumerate(events):
-            module = modules.get(event.event_type)
-            if module is None:
+            plan = plans.get(event.event_type)
+            if not plan:
                 continue
             t = event.occurred_at
-            member = digest(event.event_id, size=6)
-            for group in self._grouped(event.event_type, module):
-                key_value = history_key_value(event.record, group.counters[0])
-                if key_value is None:
+            record = event.record
+            member = blake2b(event.event_id.encode(), digest_size=6).digest()  # digest(event_id, size=6)
+            for group, keep_ms, key_field, ttl_s, counted in plan:
+                value = record.get(key_field)  # history_key_value, inlined: this runs per event and group
+                if value is None or value == "":
                     continue
-                bucket = t // group.keep_ms
-                name = digest(group.tag, key_value, size=12)
+                bucket = t // keep_ms
+                name = blake2b(f"{group.tag}\0{value!s}".encode(), digest_size=12).digest()  # digest(tag, value)
                 item = work.get((group.tag, bucket, name))
                 if item is None:
                     shard = int.from_bytes(name[:4], "big") % self._shards
@@ -225,20 +242,15 @@ class EntityHistory:
                             self._keys.history_bucket(group.tag, shard, bucket - 1),
                         )
                     item = work[(group.tag, bucket, name)] = _Item(
-                        (
-                            hashes[0],
-                            Keys.promoted_beside(hashes[0], name),
-                            hashes[1],
-                            Keys.promoted_beside(hashes[1], name),
-                        ),
+                        (hashes[0], promoted(hashes[0], name), hashes[1], promoted(hashes[1], name)),
                         name[4:],
-                        group.keep_ms // 1000 + _EXPIRY_SLACK_S,
+                        ttl_s,
                     )
                     calls.setdefault(shard % self._calls, []).append(item)
                 item.adds[member] = t
-                for counter in group.counters:
-                    item.ranges += (t - counter.window_ms, t)
-                    item.targets.append(counter_ids[counter.name] * n_events + index)
+                for base, window_ms in counted:
+                    item.ranges += (t - window_ms, t)
+                    item.targets.append(base + index)
         first = len(pipe)
         if calls:
             # what Script.__call__ does, once per batch instead of once per call: the pipeline
@@ -250,7 +262,11 @@ class EntityHistory:
             packed: list[bytes] = []
             call_targets: list[int] = []
             for item in items:
-                h, z, ph, pz = (keys.setdefault(key, len(keys) + 1) for key in item.keys)
+                h_key, z_key, ph_key, pz_key = item.keys
+                h = keys.setdefault(h_key, len(keys) + 1)
+                z = keys.setdefault(z_key, len(keys) + 1)
+                ph = keys.setdefault(ph_key, len(keys) + 1)
+                pz = keys.setdefault(pz_key, len(keys) + 1)
                 n, m = len(item.adds), len(item.ranges) // 2
                 packed.append(_ITEM.pack(h, z, ph, pz, item.hash_field, item.ttl_s, n, m))
                 packed += (member + _TIME.pack(t) for member, t in item.adds.items())

@@ -228,3 +228,19 @@ def test_on_a_single_redis_a_batch_is_one_call_each_with_the_same_key_names():
             assert len(calls) == 2  # the dedupe call and the history call
         names[cluster] = {key for keys in calls for key in keys}
     assert names[True] == names[False]
+
+
+def test_history_names_key_values_by_their_digest():
+    from processor.state.keys import digest
+
+    client = _Recorder()
+    history = EntityHistory(client, Keys("proc:"), retention_slack_ms=60_000, cluster=False)  # type: ignore[arg-type]
+    ips = ["198.51.0.1", "2001:db8::1", "évé"]
+    history.queue(client.pipeline(), [_event(f"evt-{i}", ip) for i, ip in enumerate(ips)], {"signup": _Module()})  # type: ignore[dict-item]
+    keys = {key for keys in client.script_calls() for key in keys}
+    tag = Keys("proc:").history_tag("signup", "ip")
+    for ip in ips:
+        name = digest(tag, ip, size=12)
+        shard = int.from_bytes(name[:4], "big") % 4_096
+        bucket = 1_000_000 // (86_400_000 + 86_400_000)
+        assert f"{Keys('proc:').history_bucket(tag, shard, bucket)}:z:{name.hex()}" in keys
