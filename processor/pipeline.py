@@ -3,28 +3,31 @@
 This module knows nothing of Kafka transactions: it turns consumed messages into output records
 and the Redis buffer changes that go with them, and leaves committing (or aborting) to ``app``.
 Redis is touched twice per batch: one pipeline for the dedupe marks, one for the entity history
-and the reorder-buffer scripts of every partition. The model is called once per event type.
+and the reorder-buffer scripts of every partition. Features, the model and the decision bands work
+on all of a batch's events of one type at once (history counts as arrays, a feature module's
+optional ``compute_batch``, one model call per type, every type's call submitted before the first
+is waited for, so the model thread scores while this one computes); rules and outputs go event by event.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import redis
 
 from processor.batch_stats import BatchStats, DriftSample
 from processor.config import PipelinesConfig, Settings
-from processor.decide.killswitch import KillSwitch
+from processor.decide.killswitch import KillSwitch, SwitchState
 from processor.decide.rules import compile_rules
 from processor.decide.thresholds import DecisionMaker
 from processor.errors import FeatureError, unexpected
-from processor.features.base import FeatureModule, load_feature_module
+from processor.features.base import FeatureModule, batch_compute, load_feature_module
 from processor.logs import log_quarantined
 from processor.messages import Event, OutputRecord, RawMessage, Reason, Rejected, Scored
 from processor.serializers.outputs import OutputEncoder
@@ -32,7 +35,7 @@ from processor.serializers.registry import OutputSchemaIds, RegistryUnavailable,
 from processor.serializers.schemas import SchemaStore
 from processor.serving.registry import ModelRegistry
 from processor.serving.shadow import ShadowComparer
-from processor.serving.worker import ModelWorker
+from processor.serving.worker import ModelWorker, PendingScore
 from processor.stages.decode import Decoder
 from processor.stages.reorder import PartitionBuffer, Reorderer
 from processor.stages.route import Router
@@ -194,7 +197,7 @@ class Pipeline:
         for change in changes:
             self.store.queue_apply(pipe, change)
         results = pipe.execute(raise_on_error=True)
-        history = queued.parse(results)
+        history = queued.arrays(results)
         clock.lap("state")
 
         scored = self._score(ready, history, stats, rejected)
@@ -229,68 +232,144 @@ class Pipeline:
         return PreparedBatch(outputs=outputs, changes=changes, stats=stats)
 
     def _score(
-        self, ready: list[Event], history: list[dict[str, int]], stats: BatchStats, rejected: list[Rejected]
+        self,
+        ready: list[Event],
+        history: dict[str, npt.NDArray[np.int64]],
+        stats: BatchStats,
+        rejected: list[Rejected],
     ) -> list[Scored]:
-        """Features per event, one model call per event type, then the decision."""
-        by_type: dict[str, list[tuple[Event, list[float]]]] = defaultdict(list)
-        for event, counts in zip(ready, history, strict=True):
-            module = self.modules[event.event_type]
-            try:
-                row = module.compute(event.record, counts)
-                if len(row) != len(module.FEATURE_NAMES):
-                    raise ValueError(f"{len(row)} features computed, {len(module.FEATURE_NAMES)} declared")
-            except Exception as exc:  # one event's bad features must not stall the partition
-                rejected.append(Rejected(event.raw, _feature_error(exc, event)))
+        """Features, one model call and the decisions, per event type, each on the whole batch's
+        events of that type at once; then the scored events back in release order.
+
+        Every type's model call is submitted before the first is waited for: the model thread
+        scores one type while this one computes the next type's features or decides the last's.
+        """
+        by_type: dict[str, list[int]] = defaultdict(list)
+        for index, event in enumerate(ready):
+            by_type[event.event_type].append(index)
+        submitted: list[tuple[str, list[Event], npt.NDArray[np.float64], SwitchState, PendingScore | None]] = []
+        for event_type, indices in by_type.items():
+            module = self.modules[event_type]
+            events = [ready[i] for i in indices]
+            counts = {c.name: history[c.name][indices] for c in module.HISTORY}
+            events, matrix = feature_matrix(module, events, counts, rejected)
+            if not events:
                 continue
-            by_type[event.event_type].append((event, row))
-        out: list[Scored] = []
-        for event_type, items in by_type.items():
-            names = self.modules[event_type].FEATURE_NAMES
             switch = self.killswitch.state_for(event_type)
-            if switch.engaged:  # the model is switched off: capture and decide without it
-                stats.killswitched[event_type] += len(items)
-                for event, row in items:
-                    features = {n: (None if math.isnan(v) else float(v)) for n, v in zip(names, row, strict=True)}
-                    decision = self.decider.switched_off(event_type, switch)
-                    if switch.mode == "fallback":  # the deterministic rules still decide
-                        decision = self.decider.apply_rules(event_type, decision, event.record, features)
-                    out.append(Scored(event, decision, features))
-                continue
-            matrix = np.asarray([row for _, row in items], dtype=np.float64)
-            result = self.worker.score(event_type, matrix, [event for event, _ in items])
-            stats.drift.append(DriftSample(event_type, result.model_version, matrix, result.scores))
-            if result.shadow is not None:
-                stats.shadow.append(result.shadow)
-            if result.failure is not None:
-                stats.model_failures[(event_type, result.failure)] += 1
-                log.warning(
-                    "model could not score %d %s events (%s): fallback decides",
-                    len(items),
-                    event_type,
-                    result.failure,
-                    extra={
-                        "event_type": event_type,
-                        "model_version": result.model_version,
-                        "reason": result.failure,
-                        "events": len(items),
-                        "first_event_id": items[0][0].event_id,
-                        "rate_limit_key": f"fallback:{event_type}:{result.failure}",
-                    },
-                )
-            for i, (event, row) in enumerate(items):
-                score = float(result.scores[i]) if result.scores is not None else None
-                if score is not None:
-                    stats.scores[event_type].append(score)
-                decision = self.decider.decide(event_type, score, result.model_version, result.failure)
-                features = {n: (None if math.isnan(v) else float(v)) for n, v in zip(names, row, strict=True)}
-                if result.ranges and self.pipelines.event_types[event_type].escalate_out_of_range:
-                    decision = self.decider.escalate_out_of_range(decision, features, result.ranges)
-                decision = self.decider.apply_rules(event_type, decision, event.record, features)
-                out.append(Scored(event, decision, features))
+            pending = None if switch.engaged else self.worker.submit(event_type, matrix, events)
+            submitted.append((event_type, events, matrix, switch, pending))
+        out: list[Scored] = []
+        for event_type, events, matrix, switch, pending in submitted:
+            names = self.modules[event_type].FEATURE_NAMES
+            out.extend(self._decide(event_type, names, events, matrix, switch, pending, stats))
         # release order per partition matters downstream (per-entity order): restore it
         position = {id(e): i for i, e in enumerate(ready)}
         out.sort(key=lambda s: position[id(s.event)])
         return out
+
+    def _decide(
+        self,
+        event_type: str,
+        names: Sequence[str],
+        events: list[Event],
+        matrix: npt.NDArray[np.float64],
+        switch: SwitchState,
+        pending: PendingScore | None,
+        stats: BatchStats,
+    ) -> list[Scored]:
+        """One type's model scores (``pending``: None when the kill switch is engaged), then the
+        decisions (bands on arrays, rules per event)."""
+        # each row as {name: value}, NaN (missing) as None: what outputs and rules see
+        present = matrix.astype(object)
+        present[np.isnan(matrix)] = None
+        features = [dict(zip(names, row, strict=True)) for row in present.tolist()]
+        if pending is None:  # the model is switched off: capture and decide without it
+            stats.killswitched[event_type] += len(events)
+            out = []
+            for event, values in zip(events, features, strict=True):
+                decision = self.decider.switched_off(event_type, switch)
+                if switch.mode == "fallback":  # the deterministic rules still decide
+                    decision = self.decider.apply_rules(event_type, decision, event.record, values)
+                out.append(Scored(event, decision, values))
+            return out
+        result = self.worker.result(pending)
+        stats.drift.append(DriftSample(event_type, result.model_version, matrix, result.scores))
+        if result.shadow is not None:
+            stats.shadow.append(result.shadow)
+        if result.failure is not None:
+            stats.model_failures[(event_type, result.failure)] += 1
+            log.warning(
+                "model could not score %d %s events (%s): fallback decides",
+                len(events),
+                event_type,
+                result.failure,
+                extra={
+                    "event_type": event_type,
+                    "model_version": result.model_version,
+                    "reason": result.failure,
+                    "events": len(events),
+                    "first_event_id": events[0].event_id,
+                    "rate_limit_key": f"fallback:{event_type}:{result.failure}",
+                },
+            )
+        if result.scores is not None:
+            scores = np.asarray(result.scores, dtype=np.float64)
+            stats.scores[event_type].extend(scores.tolist())
+            decisions = self.decider.decide_batch(event_type, scores, result.model_version)
+        else:
+            fallback = self.decider.decide(event_type, None, result.model_version, result.failure)
+            decisions = [fallback] * len(events)
+        if result.ranges and self.pipelines.event_types[event_type].escalate_out_of_range:
+            decisions = self.decider.escalate_out_of_range_batch(decisions, matrix, names, result.ranges)
+        return [
+            Scored(event, self.decider.apply_rules(event_type, decision, event.record, values), values)
+            for event, decision, values in zip(events, decisions, features, strict=True)
+        ]
+
+
+def feature_matrix(
+    module: FeatureModule,
+    events: list[Event],
+    counts: dict[str, npt.NDArray[np.int64]],
+    rejected: list[Rejected],
+) -> tuple[list[Event], npt.NDArray[np.float64]]:
+    """The feature matrix of one type's events (and the events it describes): the module's
+    ``compute_batch`` when it has one; else, or when that fails, ``compute`` event by event,
+    quarantining (stage ``features``) only the events whose own vector cannot be computed."""
+    width = len(module.FEATURE_NAMES)
+    compute_batch = batch_compute(module)
+    if compute_batch is not None:
+        try:
+            matrix = np.asarray(compute_batch([e.record for e in events], counts), dtype=np.float64)
+            if matrix.shape == (len(events), width):
+                return events, matrix
+            raise ValueError(f"compute_batch returned shape {matrix.shape}, not {(len(events), width)}")
+        except Exception as exc:  # find the events at fault one by one, as if there were no batch path
+            log.warning(
+                "compute_batch of %s failed (%s: %s): computing its %d events one by one",
+                events[0].event_type,
+                type(exc).__name__,
+                exc,
+                len(events),
+                extra={
+                    "event_type": events[0].event_type,
+                    "rate_limit_key": f"compute_batch:{events[0].event_type}",
+                },
+            )
+    columns = {name: column.tolist() for name, column in counts.items()}
+    kept: list[Event] = []
+    rows: list[list[float]] = []
+    for i, event in enumerate(events):
+        try:
+            row = module.compute(event.record, {name: column[i] for name, column in columns.items()})
+            if len(row) != width:
+                raise ValueError(f"{len(row)} features computed, {width} declared")
+        except Exception as exc:  # one event's bad features must not stall the partition
+            rejected.append(Rejected(event.raw, _feature_error(exc, event)))
+            continue
+        kept.append(event)
+        rows.append(row)
+    return kept, np.asarray(rows, dtype=np.float64).reshape(len(rows), width)
 
 
 def _processing_error(code: str, exc: Exception, event: Event) -> Reason:

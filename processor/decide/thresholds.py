@@ -1,10 +1,18 @@
-"""Map a model score to a decision, a category and a route, per event type."""
+"""Map a model score to a decision, a category and a route, per event type.
+
+``decide`` and ``escalate_out_of_range`` judge one event; ``decide_batch`` and
+``escalate_out_of_range_batch`` give the same answers for a whole model call at once (the bands,
+the review band and the training ranges compared on arrays), which is what the pipeline uses.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from processor.config import Band, DecisionPolicy, PipelinesConfig
 from processor.decide.killswitch import SwitchState
@@ -34,6 +42,42 @@ class DecisionMaker:
                     reason=f"{decision.reason}; {name}={value:g} outside training range [{low:g}, {high:g}]",
                 )
         return decision
+
+    def escalate_out_of_range_batch(
+        self,
+        decisions: list[Decision],
+        features: npt.NDArray[np.float64],
+        names: Sequence[str],
+        ranges: Mapping[str, tuple[float, float]],
+    ) -> list[Decision]:
+        """``escalate_out_of_range`` of every row of a feature matrix (columns in ``names`` order)."""
+        column = {name: i for i, name in enumerate(names)}
+        checked = [(name, column[name], low, high) for name, (low, high) in ranges.items() if name in column]
+        if not checked or not decisions:
+            return decisions
+        values = features[:, [c[1] for c in checked]]
+        low = np.array([c[2] for c in checked], dtype=np.float64)
+        high = np.array([c[3] for c in checked], dtype=np.float64)
+        # exactly ``not low <= value <= high`` for a present (non-NaN) value, NaN bounds included
+        outside = ~np.isnan(values) & ~((low <= values) & (values <= high))
+        rows = np.flatnonzero(outside.any(axis=1))
+        if not len(rows):
+            return decisions
+        first = outside[rows].argmax(axis=1)
+        out = list(decisions)
+        for row, k in zip(rows.tolist(), first.tolist(), strict=True):
+            decision = out[row]
+            if decision.decision_source != "model" or decision.route == "review":
+                continue
+            name, _, lo, hi = checked[k]
+            value = float(values[row, k])
+            out[row] = replace(
+                decision,
+                route="review",
+                review_reason=f"feature_out_of_range:{name}",
+                reason=f"{decision.reason}; {name}={value:g} outside training range [{lo:g}, {hi:g}]",
+            )
+        return out
 
     def apply_rules(
         self, event_type: str, decision: Decision, record: Mapping[str, Any], features: Mapping[str, float | None]
@@ -95,6 +139,47 @@ class DecisionMaker:
             reason=reason,
             review_reason=review_reason if route == "review" else None,
         )
+
+    def decide_batch(
+        self, event_type: str, scores: npt.NDArray[np.float64], model_version: str | None
+    ) -> list[Decision]:
+        """``decide`` of every score of one model call: the band of each (the first, highest first,
+        whose min_score it reaches) and the review band are found on arrays."""
+        policy = self._policies[event_type]
+        bands = self._bands[event_type]
+        review = policy.review_band
+        mins = np.array([b.min_score for b in bands], dtype=np.float64)
+        # the first band (highest min_score first) each score reaches; len(bands) when none is
+        reached = scores[:, None] >= mins[None, :]
+        index = np.where(reached.any(axis=1), reached.argmax(axis=1), len(bands)).tolist()
+        if review is not None:
+            in_band = ((review.low <= scores) & (scores < review.high)).tolist()
+        else:
+            in_band = [False] * len(index)
+        out = []
+        for score, i, review_it in zip(scores.tolist(), index, in_band, strict=True):
+            if i == len(bands):  # below every band: what the single-event path does with it
+                out.append(self.decide(event_type, score, model_version, None))
+                continue
+            band = bands[i]
+            out.append(
+                Decision(
+                    decision=band.decision,
+                    category=band.category,
+                    score=score,
+                    confidence=max(score, 1.0 - score),
+                    decision_source="model",
+                    model_version=model_version,
+                    route="review" if review_it else "scored",
+                    reason=(
+                        f"score {score:.3f} in review band [{review.low}, {review.high})"
+                        if review_it and review is not None
+                        else f"score {score:.3f} >= {band.min_score}"
+                    ),
+                    review_reason="confidence_band" if review_it else None,
+                )
+            )
+        return out
 
     def decide(self, event_type: str, score: float | None, model_version: str | None, failure: str | None) -> Decision:
         policy = self._policies[event_type]

@@ -77,7 +77,10 @@ def transactional_producer_config(settings: Settings) -> dict[str, Any]:
             "transactional.id": settings.kafka.effective_transactional_id(),
             "enable.idempotence": True,
             "acks": "all",
-            "linger.ms": 5,
+            # a batch's outputs are produced in one burst right before its commit, which then waits for
+            # them: lingering only delayed that commit (median commit_transaction 10.9 -> 6.1 ms, and
+            # p50/p99 at 2,500 events/s lower in three interleaved latency runs)
+            "linger.ms": 0,
             "partitioner": "murmur2_random",  # same key -> partition mapping as Java clients
             "compression.type": "lz4",
             "message.max.bytes": MAX_OUTPUT_MESSAGE_BYTES + 65_536,

@@ -20,6 +20,7 @@ the decide stage falls back to rules, and the event is never dropped.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -50,6 +51,40 @@ class ScoreResult:
     failure: str | None = None  # no_model | model_error | latency_budget
     ranges: dict[str, tuple[float, float]] | None = None  # the training range of each feature
     shadow: ShadowResult | None = None  # the shadow model's comparison, when one ran
+
+
+class _CallClock:
+    """When a model call began and ended on the model thread (monotonic seconds)."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self._began = 0.0
+        self._ended: float | None = None
+
+    def begin(self) -> None:
+        self._began = time.monotonic()
+        self.started.set()
+
+    def end(self) -> None:
+        self._ended = time.monotonic()
+
+    def elapsed(self) -> float:
+        """Seconds the call has run (so far, or in all once it ended)."""
+        return (self._ended if self._ended is not None else time.monotonic()) - self._began
+
+
+@dataclass(slots=True)
+class PendingScore:
+    """A submitted model call (``ModelWorker.submit``); ``done`` when it needed no model thread."""
+
+    event_type: str
+    features: np.ndarray
+    events: Sequence[Event] | None
+    done: ScoreResult | None
+    model: LoadedModel | None = None
+    future: Future[Any] | None = None
+    clock: _CallClock | None = None
+    shadow: tuple[str, Future[Any]] | None = None
 
 
 class ModelWorker:
@@ -218,28 +253,62 @@ class ModelWorker:
         )
 
     def score(self, event_type: str, features: np.ndarray, events: Sequence[Event] | None = None) -> ScoreResult:
+        return self.result(self.submit(event_type, features, events))
+
+    def submit(self, event_type: str, features: np.ndarray, events: Sequence[Event] | None = None) -> PendingScore:
+        """Start scoring on the model thread and return at once; ``result`` waits for the scores.
+
+        The pipeline submits every event type of a batch before it waits for the first, so the
+        model (which releases the GIL) scores one type while the loop computes the next one's
+        features and decides the previous one's events. Calls run one at a time, in order.
+        """
         model = self._models.get(event_type)
         if model is None:
-            return ScoreResult(None, None, "no_model")
+            return PendingScore(event_type, features, events, ScoreResult(None, None, "no_model"))
         shadow_future = self._start_shadow(event_type, features) if events is not None else None
         if self._busy is not None and not self._busy.done():
-            # a previous call overran its budget and still holds the worker thread
+            # a call that overran its budget still holds the worker thread
+            return PendingScore(event_type, features, events, ScoreResult(None, model.ref.version, "latency_budget"))
+        clock = _CallClock()
+
+        def predict() -> Any:
+            clock.begin()
+            try:
+                return model.booster.predict(features, num_threads=1)
+            finally:
+                clock.end()
+
+        return PendingScore(
+            event_type, features, events, None, model, self._executor.submit(predict), clock, shadow_future
+        )
+
+    def result(self, pending: PendingScore) -> ScoreResult:
+        """The scores of a ``submit``; the latency budget runs from when the model started on them."""
+        if pending.done is not None:
+            return pending.done
+        assert pending.model is not None and pending.future is not None and pending.clock is not None
+        model, future, clock = pending.model, pending.future, pending.clock
+        # queued behind the batch's other types (each bounded by the budget): a call that has not
+        # started within one budget sits behind a stuck one
+        if not clock.started.wait(self._budget_s):
+            self._busy = future
             return ScoreResult(None, model.ref.version, "latency_budget")
-        future = self._executor.submit(model.booster.predict, features, num_threads=1)
-        self._busy = future
         try:
-            scores = future.result(timeout=self._budget_s)
+            scores = future.result(timeout=max(0.0, self._budget_s - clock.elapsed()))
         except FutureTimeout:
+            self._busy = future  # it still holds the thread: later calls fall back until it is done
             return ScoreResult(None, model.ref.version, "latency_budget")
         except Exception as exc:
-            log.warning("model %s %s failed: %s", event_type, model.ref.version, exc)
+            log.warning("model %s %s failed: %s", pending.event_type, model.ref.version, exc)
             return ScoreResult(None, model.ref.version, "model_error")
+        if clock.elapsed() > self._budget_s:  # done, but later than the budget allows
+            return ScoreResult(None, model.ref.version, "latency_budget")
         scores = np.asarray(scores, dtype=np.float64)
-        if scores.shape != (features.shape[0],) or not np.all(np.isfinite(scores)):
+        if scores.shape != (pending.features.shape[0],) or not np.all(np.isfinite(scores)):
             return ScoreResult(None, model.ref.version, "model_error")
         shadow = None
-        if shadow_future is not None and events is not None:
-            shadow = self._finish_shadow(event_type, shadow_future, events, model.ref.version, scores)
+        if pending.shadow is not None and pending.events is not None:
+            shadow = self._finish_shadow(pending.event_type, pending.shadow, pending.events, model.ref.version, scores)
         return ScoreResult(scores, model.ref.version, ranges=model.ranges, shadow=shadow)
 
     def _start_shadow(self, event_type: str, features: np.ndarray) -> tuple[str, Future[Any]] | None:

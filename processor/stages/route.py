@@ -28,14 +28,29 @@ class Router:
     def __init__(self, topics: TopicsSettings, encoder: OutputEncoder) -> None:
         self._topics = topics
         self._encoder = encoder
+        # header pairs that are the same for many outputs, built once: the input topic and
+        # partition, and each schema's name and version with the content type
+        self._sources: dict[tuple[str, int], Headers] = {}
+        self._schema_headers: dict[str, Headers] = {}
 
     def _lineage(self, raw: RawMessage) -> Headers:
-        return (
-            ("source-topic", raw.topic.encode()),
-            ("source-partition", str(raw.partition).encode()),
-            ("source-offset", str(raw.offset).encode()),
-            ("content-type", self._encoder.content_type),
-        )
+        source = self._sources.get((raw.topic, raw.partition))
+        if source is None:
+            source = self._sources[(raw.topic, raw.partition)] = (
+                ("source-topic", raw.topic.encode()),
+                ("source-partition", str(raw.partition).encode()),
+            )
+        return (*source, ("source-offset", str(raw.offset).encode()))
+
+    def _schema(self, schema: str) -> Headers:
+        """``content-type`` and the schema headers of one output schema."""
+        headers = self._schema_headers.get(schema)
+        if headers is None:
+            headers = self._schema_headers[schema] = (
+                ("content-type", self._encoder.content_type),
+                *self._encoder.schema_headers(schema),
+            )
+        return headers
 
     def scored(self, item: Scored, processed_at: int) -> OutputRecord:
         event, d = item.event, item.decision
@@ -71,7 +86,7 @@ class Router:
             value=self._encoder.encode(schema, record, topic),
             headers=(
                 *self._lineage(event.raw),
-                *self._encoder.schema_headers(schema),
+                *self._schema(schema),
                 *((k, v) for k, v in event.raw.headers if k in CARRIED_HEADERS),
             ),
         )
@@ -99,11 +114,7 @@ class Router:
             topic=self._topics.quarantine,
             key=raw.key,
             value=self._encoder.encode("quarantine", record, self._topics.quarantine),
-            headers=(
-                *self._lineage(raw),
-                *self._encoder.schema_headers("quarantine"),
-                *dead_letter_headers(raw, reason),
-            ),
+            headers=(*self._lineage(raw), *self._schema("quarantine"), *dead_letter_headers(raw, reason)),
         )
 
 

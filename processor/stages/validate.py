@@ -13,7 +13,7 @@ import math
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from processor.config import EventTypeConfig, FieldCheck, PipelinesConfig, ProcessingSettings
@@ -78,7 +78,20 @@ class Validator:
         _check_event_time(event.occurred_at, now_ms, self._max_future_skew_ms)
         for check in self._checks[event.event_type]:
             check.apply(record)
-        return replace(event, record=record, coercions=tuple(coercions), schema_version=version)
+        # the constructor, not dataclasses.replace: a tenth of this stage's time went to replace
+        return Event(
+            raw=event.raw,
+            record=record,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            entity_id=event.entity_id,
+            occurred_at=event.occurred_at,
+            sequence=event.sequence,
+            schema_version=version,
+            encoding=event.encoding,
+            late=event.late,
+            coercions=tuple(coercions),
+        )
 
 
 def _project(record: dict[str, Any], latest: InputSchema) -> dict[str, Any]:

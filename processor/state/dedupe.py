@@ -18,9 +18,9 @@ the events of one TTL divided by the shards stay under that (docs/capacity.md). 
 is still correct, only about three times larger per mark.
 
 If the mark found names this very input position, this is a replay of the original after a crash
-(process it again); otherwise it is a duplicate. One script call per slot group
-(``processor.state.keys.GROUPS``) per batch, all on one pipeline (one round trip); copies inside
-one batch share a shard, so one call sees them in order and the first one wins.
+(process it again); otherwise it is a duplicate. One script call per batch on a single Redis, one
+per slot group (``processor.state.keys.GROUPS``) on Redis Cluster, all on one pipeline (one round
+trip); copies inside one batch share a shard, so one call sees them in order and the first one wins.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import redis
 from processor.messages import Event
 from processor.replay_headers import dedupe_identity
 from processor.state.keys import GROUPS, Keys, digest
+from processor.state.redis_client import is_cluster
 
 #: A processor's clock may run this far ahead of another's without a duplicate slipping through at
 #: a bucket boundary.
@@ -99,6 +100,8 @@ class DedupeStore:
         ttl_s: int,
         shards: int = 4_096,
         clock: Callable[[], float] = time.time,
+        *,
+        cluster: bool | None = None,
     ) -> None:
         self._client = client
         self._keys = keys
@@ -106,6 +109,9 @@ class DedupeStore:
         self._shards = shards
         self._clock = clock
         self._check = client.register_script(_CHECK)
+        #: script calls per batch: one per slot group on Redis Cluster (a call's keys must share a
+        #: slot), one in all on a single Redis (``cluster``: None asks the client which it is)
+        self._calls = GROUPS if (is_cluster(client) if cluster is None else cluster) else 1
 
     def first_sightings(self, events: Sequence[Event]) -> list[bool]:
         """For each event, True when it is the first sighting of its event_id (or a replay of it)."""
@@ -132,7 +138,7 @@ class DedupeStore:
             # of its quarantined attempt does not drop it (processor/replay_headers.py)
             name = digest(dedupe_identity(event.event_id, event.raw.headers), size=12)
             shard = int.from_bytes(name[:4], "big") % self._shards
-            first, keys, packed, order = calls.setdefault(shard % GROUPS, ({}, [], [], []))
+            first, keys, packed, order = calls.setdefault(shard % self._calls, ({}, [], [], []))
             k = first.get(shard)
             if k is None:
                 k = first[shard] = len(keys) + 1

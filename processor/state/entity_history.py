@@ -20,8 +20,9 @@ Layout, for memory: most keys (an IP, an uploader) see a few events, so a key of
 - Every hash and set written gets its expiry refreshed (``keep`` + a day of wall-clock time), so a
   bucket no one writes any more disappears as a whole; nothing is trimmed entry by entry.
 
-Speed: one script call per slot group per batch (``processor.state.keys.GROUPS``), all on the
-batch's pipeline; a call's keys share a hash tag, so it runs unchanged on Redis Cluster. Counters
+Speed: one script call per batch on a single Redis, one per slot group
+(``processor.state.keys.GROUPS``) on Redis Cluster, whose keys share a hash tag; all on the
+batch's pipeline. The key names are the same either way. Counters
 of one event type that share a key field (sign-ups per IP over 1 h and over 24 h) share entries,
 counted with two ranges.
 """
@@ -31,13 +32,17 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import redis
 
-from processor.features.base import FeatureModule, HistoryCounter, history_key_value
+from processor.features.base import FeatureModule, HistoryCounter
 from processor.messages import Event
-from processor.state.keys import GROUPS, Keys, digest
+from processor.state.keys import GROUPS, Keys
+from processor.state.redis_client import is_cluster
 
 # Keys live at least this long after their last write, beyond the longest window they serve.
 _EXPIRY_SLACK_S = 86_400
@@ -142,7 +147,7 @@ class _Item:
     ttl_s: int
     adds: dict[bytes, int] = field(default_factory=dict)  # event id digest -> event time
     ranges: list[int] = field(default_factory=list)  # low, high, low, high, ...
-    targets: list[tuple[int, str]] = field(default_factory=list)  # (event index, counter) per range
+    targets: list[int] = field(default_factory=list)  # per range: counter id x events + event index
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,11 +160,22 @@ class _Group:
 
 
 class EntityHistory:
-    def __init__(self, client: redis.Redis, keys: Keys, retention_slack_ms: int, shards: int = 4_096) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        retention_slack_ms: int,
+        shards: int = 4_096,
+        *,
+        cluster: bool | None = None,
+    ) -> None:
         self._keys = keys
         self._slack_ms = retention_slack_ms
         self._shards = shards
         self._apply = client.register_script(_APPLY)
+        #: script calls per batch: one per slot group on Redis Cluster (a call's keys must share a
+        #: slot), one in all on a single Redis (``cluster``: None asks the client which it is)
+        self._calls = GROUPS if (is_cluster(client) if cluster is None else cluster) else 1
         # per event type: counters grouped by key field
         self._groups: dict[int, list[_Group]] = {}
 
@@ -180,20 +196,42 @@ class EntityHistory:
     def queue(self, pipe: Any, events: Sequence[Event], modules: dict[str, FeatureModule]) -> QueuedCounts:
         """Queue the batch's adds and counts on a pipeline; returns the parser of its results."""
         work: dict[tuple[str, int, bytes], _Item] = {}
+        # each count lands at (counter id) x (events) + (event index) of one flat array (``QueuedCounts``)
+        counter_ids: dict[str, int] = {}
+        for described in modules.values():
+            for counter in described.HISTORY:
+                counter_ids.setdefault(counter.name, len(counter_ids))
+        n_events = len(events)
+        # per event type: (group, its tag, bucket length, key field, expiry, [(count slot base, window)])
+        plans = {
+            event_type: [
+                (
+                    group,
+                    group.keep_ms,
+                    group.counters[0].key_field,
+                    group.keep_ms // 1000 + _EXPIRY_SLACK_S,
+                    [(counter_ids[c.name] * n_events, c.window_ms) for c in group.counters],
+                )
+                for group in self._grouped(event_type, module)
+            ]
+            for event_type, module in modules.items()
+        }
         bucket_keys: dict[tuple[str, int, int], tuple[str, str]] = {}  # this bucket's hash, the previous one's
         calls: dict[int, list[_Item]] = {}
+        promoted = Keys.promoted_beside
         for index, event in enumerate(events):
-            module = modules.get(event.event_type)
-            if module is None:
+            plan = plans.get(event.event_type)
+            if not plan:
                 continue
             t = event.occurred_at
-            member = digest(event.event_id, size=6)
-            for group in self._grouped(event.event_type, module):
-                key_value = history_key_value(event.record, group.counters[0])
-                if key_value is None:
+            record = event.record
+            member = blake2b(event.event_id.encode(), digest_size=6).digest()  # digest(event_id, size=6)
+            for group, keep_ms, key_field, ttl_s, counted in plan:
+                value = record.get(key_field)  # history_key_value, inlined: this runs per event and group
+                if value is None or value == "":
                     continue
-                bucket = t // group.keep_ms
-                name = digest(group.tag, key_value, size=12)
+                bucket = t // keep_ms
+                name = blake2b(f"{group.tag}\0{value!s}".encode(), digest_size=12).digest()  # digest(tag, value)
                 item = work.get((group.tag, bucket, name))
                 if item is None:
                     shard = int.from_bytes(name[:4], "big") % self._shards
@@ -204,32 +242,31 @@ class EntityHistory:
                             self._keys.history_bucket(group.tag, shard, bucket - 1),
                         )
                     item = work[(group.tag, bucket, name)] = _Item(
-                        (
-                            hashes[0],
-                            Keys.promoted_beside(hashes[0], name),
-                            hashes[1],
-                            Keys.promoted_beside(hashes[1], name),
-                        ),
+                        (hashes[0], promoted(hashes[0], name), hashes[1], promoted(hashes[1], name)),
                         name[4:],
-                        group.keep_ms // 1000 + _EXPIRY_SLACK_S,
+                        ttl_s,
                     )
-                    calls.setdefault(shard % GROUPS, []).append(item)
+                    calls.setdefault(shard % self._calls, []).append(item)
                 item.adds[member] = t
-                for counter in group.counters:
-                    item.ranges += (t - counter.window_ms, t)
-                    item.targets.append((index, counter.name))
+                for base, window_ms in counted:
+                    item.ranges += (t - window_ms, t)
+                    item.targets.append(base + index)
         first = len(pipe)
         if calls:
             # what Script.__call__ does, once per batch instead of once per call: the pipeline
             # makes sure Redis has the script (SCRIPT EXISTS / LOAD) before it sends the batch
             pipe.scripts.add(self._apply)
-        targets: list[list[tuple[int, str]]] = []
+        targets: list[list[int]] = []
         for items in calls.values():
             keys: dict[str, int] = {}
             packed: list[bytes] = []
-            call_targets: list[tuple[int, str]] = []
+            call_targets: list[int] = []
             for item in items:
-                h, z, ph, pz = (keys.setdefault(key, len(keys) + 1) for key in item.keys)
+                h_key, z_key, ph_key, pz_key = item.keys
+                h = keys.setdefault(h_key, len(keys) + 1)
+                z = keys.setdefault(z_key, len(keys) + 1)
+                ph = keys.setdefault(ph_key, len(keys) + 1)
+                pz = keys.setdefault(pz_key, len(keys) + 1)
                 n, m = len(item.adds), len(item.ranges) // 2
                 packed.append(_ITEM.pack(h, z, ph, pz, item.hash_field, item.ttl_s, n, m))
                 packed += (member + _TIME.pack(t) for member, t in item.adds.items())
@@ -237,7 +274,7 @@ class EntityHistory:
                 call_targets += item.targets
             pipe.execute_command("EVALSHA", self._apply.sha, len(keys), *keys, _INLINE, b"".join(packed))
             targets.append(call_targets)
-        return QueuedCounts(first, list(events), targets, modules)
+        return QueuedCounts(first, list(events), targets, modules, counter_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,13 +283,27 @@ class QueuedCounts:
 
     first: int  # index of the first history script in the pipeline's results
     events: list[Event]
-    targets: list[list[tuple[int, str]]]  # per script call: (event index, counter name) per count
+    targets: list[list[int]]  # per script call, per count: counter id x len(events) + event index
     modules: dict[str, FeatureModule]
+    counter_ids: dict[str, int]  # counter name -> id
+
+    def arrays(self, results: list[Any]) -> dict[str, npt.NDArray[np.int64]]:
+        """Per counter name, the count of every event of the batch (0 for events it does not describe)."""
+        n = len(self.events)
+        flat = np.zeros(len(self.counter_ids) * n, dtype=np.int64)
+        for call, targets in enumerate(self.targets):
+            counts = results[self.first + call]
+            if len(counts) != len(targets):
+                raise ValueError(f"history script returned {len(counts)} counts for {len(targets)} ranges")
+            if targets:
+                flat[np.asarray(targets, dtype=np.intp)] = np.asarray(counts, dtype=np.int64)
+        return {name: flat[i * n : (i + 1) * n] for name, i in self.counter_ids.items()}
 
     def parse(self, results: list[Any]) -> list[dict[str, int]]:
-        zeros = {t: dict.fromkeys((c.name for c in m.HISTORY), 0) for t, m in self.modules.items()}
-        out = [zeros[e.event_type].copy() if e.event_type in zeros else {} for e in self.events]
-        for call, targets in enumerate(self.targets):
-            for (index, name), count in zip(targets, results[self.first + call], strict=True):
-                out[index][name] = int(count)
-        return out
+        """The counts of each event by counter name (its type's counters only)."""
+        arrays = {name: column.tolist() for name, column in self.arrays(results).items()}
+        names = {t: [c.name for c in m.HISTORY] for t, m in self.modules.items()}
+        return [
+            {name: arrays[name][i] for name in names[e.event_type]} if e.event_type in names else {}
+            for i, e in enumerate(self.events)
+        ]

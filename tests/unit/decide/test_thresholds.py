@@ -149,3 +149,52 @@ def test_fallback_decisions_are_not_escalated_by_range(pipelines):
     decider = DecisionMaker(pipelines)
     fallback = decider.decide("jira_ticket_created", None, None, "no_model")
     assert decider.escalate_out_of_range(fallback, {"x": 1e9}, {"x": (0.0, 1.0)}) is fallback
+
+
+# -- the batch forms give what the single-event forms give ---------------------------------------
+
+
+@pytest.mark.parametrize("event_type", ["user_signed_up", "jira_ticket_created", "document_uploaded"])
+def test_decide_batch_is_decide_of_every_score(pipelines, event_type):
+    import numpy as np
+
+    decider = DecisionMaker(pipelines)
+    policy = pipelines.event_types[event_type].decision
+    edges = [b.min_score for b in policy.bands]
+    if policy.review_band is not None:
+        edges += [policy.review_band.low, policy.review_band.high]
+    scores = sorted({0.0, 1.0, *edges, *(np.nextafter(e, -1.0) for e in edges), *np.linspace(0, 1, 41).tolist()})
+    scores = [s for s in scores if 0.0 <= s <= 1.0]
+    batch = decider.decide_batch(event_type, np.asarray(scores, dtype=np.float64), "v9")
+    assert batch == [decider.decide(event_type, s, "v9", None) for s in scores]
+
+
+def test_decide_batch_below_every_band_fails_as_decide_does(pipelines):
+    import numpy as np
+
+    decider = DecisionMaker(pipelines)  # the lowest band starts at 0.0: only a negative score is below it
+    with pytest.raises(StopIteration):
+        decider.decide("user_signed_up", -0.1, None, None)
+    with pytest.raises(StopIteration):
+        decider.decide_batch("user_signed_up", np.array([0.7, -0.1]), None)
+
+
+def test_escalate_out_of_range_batch_is_the_single_event_form_row_by_row(pipelines):
+    import numpy as np
+
+    decider = DecisionMaker(pipelines)
+    names = ("a", "b", "c")
+    ranges = {"c": (0.0, 1.0), "a": (-1.0, 1.0), "gone": (0.0, 1.0), "b": (float("nan"), 5.0)}
+    rng = np.random.default_rng(7)
+    matrix = rng.uniform(-2.0, 2.0, size=(200, 3))
+    matrix[rng.random((200, 3)) < 0.3] = np.nan
+    decisions = [
+        decider.decide("document_uploaded", s, "v1", None)
+        if s < 0.9
+        else decider.decide("user_signed_up", None, None, "no_model")
+        for s in rng.random(200)
+    ]
+    features = [{n: (None if np.isnan(v) else float(v)) for n, v in zip(names, row, strict=True)} for row in matrix]
+    expected = [decider.escalate_out_of_range(d, f, ranges) for d, f in zip(decisions, features, strict=True)]
+    assert decider.escalate_out_of_range_batch(decisions, matrix, names, ranges) == expected
+    assert any(e.review_reason and e.review_reason.startswith("feature_out_of_range") for e in expected)

@@ -99,6 +99,11 @@ BROKEN = {
     "key the schema lacks": (GOOD.replace('"entity_id"', '"card_hash"'), "keyed by field 'card_hash'"),
     "import fails": (GOOD + "\nraise RuntimeError('no config')\n", "RuntimeError: no config"),
     "HISTORY of tuples": (GOOD.replace('HistoryCounter("seen_1h"', '("seen_1h"'), "HistoryCounter"),
+    "compute_batch not callable": (GOOD + "\ncompute_batch = 3\n", "compute_batch must be a function"),
+    "compute_batch signature": (
+        GOOD + "\ndef compute_batch(records):\n    return []\n",
+        "must take (records, history)",
+    ),
 }
 
 

@@ -77,3 +77,62 @@ def test_a_feature_list_that_differs_from_the_serving_code_is_refused(trained: T
     assert _refused(worker, "feature_mismatch") == 1
     assert [r.version for r in list_versions(models_dir, "user_signed_up")] == [trained.artifact.version]
     worker.close()
+
+
+class _Slow:
+    """A booster that takes ``seconds`` per call (the real one underneath)."""
+
+    def __init__(self, booster: Any, seconds: float) -> None:
+        self.booster, self.seconds = booster, seconds
+
+    def predict(self, features: Any, num_threads: int = 1) -> Any:
+        import time
+
+        time.sleep(self.seconds)
+        return self.booster.predict(features, num_threads=num_threads)
+
+
+def _worker(trained: TrainingResult, budget_ms: int) -> ModelWorker:
+    return ModelWorker(
+        trained.artifact.path.parent.parent,
+        {"user_signed_up": load_feature_module("user_signed_up")},
+        reload_interval_s=60,
+        latency_budget_ms=budget_ms,
+    )
+
+
+def _slow_down(worker: ModelWorker, seconds: float) -> None:
+    from dataclasses import replace
+
+    model = worker._models["user_signed_up"]
+    real = model.booster.booster if isinstance(model.booster, _Slow) else model.booster
+    worker._models["user_signed_up"] = replace(model, booster=_Slow(real, seconds))
+
+
+def test_calls_submitted_together_queue_and_each_gets_its_own_budget(trained: TrainingResult) -> None:
+    worker = _worker(trained, budget_ms=400)
+    _slow_down(worker, 0.25)  # two calls take 0.5 s in all, each well within its 0.4 s
+    n = len(load_feature_module("user_signed_up").FEATURE_NAMES)
+    first, second = np.zeros((3, n)), np.ones((2, n))
+    pending = [worker.submit("user_signed_up", first), worker.submit("user_signed_up", second)]
+    results = [worker.result(p) for p in pending]
+    worker.close()
+    assert [r.failure for r in results] == [None, None]
+    assert [r.scores.shape for r in results if r.scores is not None] == [(3,), (2,)]
+
+
+def test_a_call_over_its_budget_falls_back_and_holds_back_the_next_until_it_ends(trained: TrainingResult) -> None:
+    import time
+
+    worker = _worker(trained, budget_ms=100)
+    _slow_down(worker, 0.4)
+    features = np.zeros((2, len(load_feature_module("user_signed_up").FEATURE_NAMES)))
+    assert worker.score("user_signed_up", features).failure == "latency_budget"
+    assert worker.score("user_signed_up", features).failure == "latency_budget"  # the thread is still busy
+    time.sleep(0.5)
+    late = worker.submit("user_signed_up", features)
+    time.sleep(0.5)  # done by now, but it took longer than the budget
+    assert worker.result(late).failure == "latency_budget"
+    _slow_down(worker, 0.0)
+    assert worker.score("user_signed_up", features).failure is None
+    worker.close()

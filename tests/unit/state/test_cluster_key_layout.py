@@ -176,7 +176,7 @@ def test_every_review_script_keeps_its_keys_in_one_slot(prefix):
 
 def test_dedupe_calls_keep_their_keys_in_one_slot_and_spread_over_the_slots():
     client = _Recorder()
-    DedupeStore(client, Keys("proc:"), ttl_s=60).queue(  # type: ignore[arg-type]
+    DedupeStore(client, Keys("proc:"), ttl_s=60, cluster=True).queue(  # type: ignore[arg-type]
         client.pipeline(), [_event(f"evt-{i}", "203.0.113.7", offset=i) for i in range(3000)]
     )
     calls = client.script_calls()
@@ -189,7 +189,7 @@ def test_dedupe_calls_keep_their_keys_in_one_slot_and_spread_over_the_slots():
 
 def test_history_calls_keep_their_keys_in_one_slot_and_spread_over_the_slots():
     client = _Recorder()
-    history = EntityHistory(client, Keys("proc:"), retention_slack_ms=60_000)  # type: ignore[arg-type]
+    history = EntityHistory(client, Keys("proc:"), retention_slack_ms=60_000, cluster=True)  # type: ignore[arg-type]
     pipe = client.pipeline()
     events = [_event(f"evt-{i}", f"198.51.{i // 256}.{i % 256}") for i in range(3000)]
     queued = history.queue(pipe, events, {"signup": _Module()})  # type: ignore[dict-item]
@@ -210,3 +210,37 @@ def _assert_spread_groups(firsts: list[str]) -> None:
     thirds = Counter(s * 3 // SLOTS for s in slots)
     for third in range(3):
         assert abs(thirds[third] - len(slots) / 3) < len(slots) * 0.1, thirds
+
+
+def test_on_a_single_redis_a_batch_is_one_call_each_with_the_same_key_names():
+    events = [_event(f"evt-{i}", f"198.51.{i // 256}.{i % 256}", offset=i) for i in range(3000)]
+    names = {}
+    for cluster in (True, False):
+        client = _Recorder()
+        DedupeStore(client, Keys("proc:"), ttl_s=60, clock=lambda: 1_000.0, cluster=cluster).queue(  # type: ignore[arg-type]
+            client.pipeline(), events
+        )
+        EntityHistory(client, Keys("proc:"), retention_slack_ms=60_000, cluster=cluster).queue(  # type: ignore[arg-type]
+            client.pipeline(), events, {"signup": _Module()}
+        )
+        calls = client.script_calls()
+        if not cluster:
+            assert len(calls) == 2  # the dedupe call and the history call
+        names[cluster] = {key for keys in calls for key in keys}
+    assert names[True] == names[False]
+
+
+def test_history_names_key_values_by_their_digest():
+    from processor.state.keys import digest
+
+    client = _Recorder()
+    history = EntityHistory(client, Keys("proc:"), retention_slack_ms=60_000, cluster=False)  # type: ignore[arg-type]
+    ips = ["198.51.0.1", "2001:db8::1", "évé"]
+    history.queue(client.pipeline(), [_event(f"evt-{i}", ip) for i, ip in enumerate(ips)], {"signup": _Module()})  # type: ignore[dict-item]
+    keys = {key for keys in client.script_calls() for key in keys}
+    tag = Keys("proc:").history_tag("signup", "ip")
+    for ip in ips:
+        name = digest(tag, ip, size=12)
+        shard = int.from_bytes(name[:4], "big") % 4_096
+        bucket = 1_000_000 // (86_400_000 + 86_400_000)
+        assert f"{Keys('proc:').history_bucket(tag, shard, bucket)}:z:{name.hex()}" in keys
